@@ -1,0 +1,36 @@
+# From Noise to Pictures: the two commands.
+#   make book   build the book (creates .venv, installs the pinned set, executes every chapter)
+#   make test   run the tests (ruff, unit tests, smoke runs of every chapter + nbval, book build)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SMOKE  := _build/smoke
+
+.PHONY: book test install lint unit notebooks nbval smoke-book benchmark clean
+
+install: $(STAMP)
+
+$(STAMP): requirements/pinned.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/pinned.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "The book is in _build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m noise2image.runner --profile smoke --out $(SMOKE)
+	$(BIN)/python -m pytest tests $(SMOKE)/notebooks --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/time_notebooks.py
+
+clean:
+	rm -rf _build

@@ -1,0 +1,59 @@
+"""Time every chapter under both profiles and write the table to benchmarks/results.md.
+
+    python benchmarks/time_notebooks.py            # all chapters, smoke and full
+    python benchmarks/time_notebooks.py 01_data    # one chapter
+
+Each run is a fresh papermill kernel; peak memory is the kernel's resident memory,
+sampled every 0.2 s. The data caches are warm (run once before), as they are for a
+reader who re-runs a chapter; the first-ever run of chapter 1 also renders the emoji.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from noise2image.runner import chapters, run_notebook
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(selected: list[str]) -> None:
+    paths = [p for p in chapters() if not selected or p.stem in selected]
+    rows = []
+    with tempfile.TemporaryDirectory() as out:
+        for path in paths:
+            for profile in ("smoke", "full"):
+                result = run_notebook(
+                    path, Path(out) / f"{profile}-{path.name}", {"profile": profile}
+                )
+                rows.append((path.stem, profile, result.seconds, result.peak_mib))
+                print(
+                    f"{path.stem:<28} {profile:<6} {result.seconds:7.1f} s {result.peak_mib:7.0f} MiB"
+                )
+    total = {p: sum(r[2] for r in rows if r[1] == p) for p in ("smoke", "full")}
+    lines = [
+        "# Chapter run times",
+        "",
+        f"Measured {datetime.date.today()} by `python benchmarks/time_notebooks.py` on "
+        f"{platform.machine()}, {torch.get_num_threads()} torch threads, Python "
+        f"{platform.python_version()}, torch {torch.__version__}.",
+        "",
+        "| chapter | profile | seconds | peak memory (MiB) |",
+        "| --- | --- | ---: | ---: |",
+        *[f"| {c} | {p} | {s:.1f} | {m:.0f} |" for c, p, s, m in rows],
+        "",
+        f"All chapters: {total['smoke']:.0f} s with `smoke`, {total['full']:.0f} s with `full`.",
+        "",
+    ]
+    (HERE / "results.md").write_text("\n".join(lines))
+    print(f"wrote {HERE / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

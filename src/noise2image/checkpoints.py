@@ -1,0 +1,117 @@
+"""Safe files: atomic writes, checksums, and the course's cache folder.
+
+Every file the course writes (rendered data, trained checkpoints) goes through
+:func:`atomic_write`: the bytes land in a temporary file in the same folder, which is
+renamed over the target only when it is complete. An interrupted run therefore leaves
+either the old file or no file, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = [
+    "cache_dir",
+    "atomic_write",
+    "sha256_file",
+    "save_checkpoint",
+    "load_checkpoint",
+    "CheckpointError",
+]
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt, or was made with another configuration."""
+
+
+def cache_dir() -> Path:
+    """The folder for rendered data and cached models.
+
+    ``$NOISE2IMAGE_CACHE`` if set, else ``~/.cache/noise2image``. Created on demand.
+    """
+    root = os.environ.get("NOISE2IMAGE_CACHE") or Path.home() / ".cache" / "noise2image"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase]:
+    """Open a temporary file next to ``path``; rename it onto ``path`` on success.
+
+    If the body raises (including ``KeyboardInterrupt``), the temporary file is
+    removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any], config: dict[str, Any]) -> None:
+    """Atomically save ``{"state": state, "config": config}`` with ``torch.save``.
+
+    ``state`` holds tensors (state dicts) and plain numbers; ``config`` must be
+    JSON-serialisable, so that it can be compared on load.
+    """
+    json.dumps(config)  # fail early, before anything is written
+    with atomic_write(path) as handle:
+        torch.save({"state": state, "config": config}, handle)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    config: dict[str, Any] | None = None,
+    sha256: str | None = None,
+) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``.
+
+    Raises :class:`CheckpointError` if the file is missing or unreadable, if its
+    checksum differs from ``sha256``, or if its stored config differs from ``config``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}")
+    if sha256 is not None:
+        actual = sha256_file(path)
+        if actual != sha256:
+            raise CheckpointError(f"checksum mismatch for {path}: expected {sha256}, got {actual}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or truncated file
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(payload, dict) or "state" not in payload or "config" not in payload:
+        raise CheckpointError(f"{path} is not a noise2image checkpoint")
+    if config is not None and payload["config"] != json.loads(json.dumps(config)):
+        raise CheckpointError(
+            f"{path} was made with another configuration: {payload['config']} != {config}"
+        )
+    return payload

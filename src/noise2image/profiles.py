@@ -1,0 +1,132 @@
+"""Run profiles, parameter checking, seeding and device choice.
+
+Every chapter's ``parameters`` cell holds at least ``profile``, ``seed`` and ``device``.
+The chapter passes them to :func:`setup`, which checks them, seeds every random number
+generator and picks the device. A bad value stops the notebook at once with a
+:class:`ParameterError` that names the allowed values.
+
+Profiles:
+
+* ``"smoke"`` -- seconds; tiny sizes; used by the tests.
+* ``"full"``  -- the book's figures and numbers, a few minutes on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+__all__ = [
+    "PROFILES",
+    "ParameterError",
+    "RunSettings",
+    "check_choice",
+    "check_int",
+    "check_float",
+    "pick",
+    "resolve_device",
+    "seed_everything",
+    "setup",
+]
+
+PROFILES = ("smoke", "full")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+T = TypeVar("T")
+
+
+class ParameterError(ValueError):
+    """A notebook or function parameter has a value that is not allowed."""
+
+
+def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``allowed``, else raise :class:`ParameterError`."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        listed = ", ".join(repr(a) for a in allowed)
+        raise ParameterError(f"{name}={value!r} is not allowed; choose one of: {listed}")
+    return value
+
+
+def _check_number(name, value, kind, minimum, maximum):
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ParameterError(f"{name}={value!r} must be a {kind_name(kind)}")
+    if minimum is not None and value < minimum:
+        raise ParameterError(f"{name}={value!r} is too small; it must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ParameterError(f"{name}={value!r} is too large; it must be <= {maximum}")
+    return value
+
+
+def kind_name(kind) -> str:
+    return "whole number" if kind is int else "number"
+
+
+def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` if it is an int within ``[minimum, maximum]``."""
+    return _check_number(name, value, int, minimum, maximum)
+
+
+def check_float(
+    name: str, value: Any, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """Return ``float(value)`` if it is a number within ``[minimum, maximum]``."""
+    return float(_check_number(name, value, (int, float), minimum, maximum))
+
+
+def pick(profile: str, *, smoke: T, full: T) -> T:
+    """The value for ``profile``: ``pick(profile, smoke=2, full=40)``."""
+    check_choice("profile", profile, PROFILES)
+    return smoke if profile == "smoke" else full
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then Apple MPS, then the CPU; other names are checked."""
+    check_choice("device", device, DEVICES)
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ParameterError("device='cuda' was asked for but no CUDA GPU is visible; use 'auto'")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ParameterError("device='mps' was asked for but MPS is not available; use 'auto'")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a torch generator seeded the same way."""
+    check_int("seed", seed, minimum=0, maximum=2**32 - 1)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What :func:`setup` checked and chose for a notebook run."""
+
+    profile: str
+    seed: int
+    device: torch.device
+
+    def pick(self, *, smoke: T, full: T) -> T:
+        """The value for this run's profile."""
+        return pick(self.profile, smoke=smoke, full=full)
+
+
+def setup(profile: str = "full", seed: int = 0, device: str = "auto") -> RunSettings:
+    """Check the common parameters, seed everything and choose the device."""
+    check_choice("profile", profile, PROFILES)
+    seed_everything(seed)
+    return RunSettings(profile=profile, seed=seed, device=resolve_device(device))

@@ -1,0 +1,40 @@
+"""The book builds, warnings as errors, from the notebooks the smoke run just executed."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from noise2image.runner import chapters
+
+SMOKE = Path("_build/smoke/notebooks")
+
+
+def test_book_builds_from_the_smoke_runs(root, tmp_path):
+    smoke = root / SMOKE
+    executed = sorted(smoke.glob("*.ipynb"))
+    assert [p.name for p in executed] == [p.name for p in chapters()], (
+        "run `make test` (it executes every chapter under the smoke profile first)"
+    )
+    book = tmp_path / "book_src"
+    shutil.copytree(root / "book", book / "book")
+    shutil.copytree(smoke, book / "notebooks")
+    shutil.copy(root / "_toc.yml", book)
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = "off"  # already executed by papermill
+    (book / "_config.yml").write_text(yaml.safe_dump(config))
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    done = subprocess.run(
+        [str(jupyter_book), "build", str(book), "--warningiserror", "--keep-going"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    html = book / "_build" / "html"
+    assert (html / "index.html").exists()
+    for path in chapters():
+        page = (html / "notebooks" / f"{path.stem}.html").read_text()
+        assert "<img" in page, f"{path.stem} has no figures"
+        assert "Traceback" not in page

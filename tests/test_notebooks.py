@@ -1,0 +1,44 @@
+"""Chapter-level checks. The smoke runs themselves are made by `make test` before pytest
+(python -m noise2image.runner --profile smoke) and validated cell by cell by nbval."""
+
+import json
+import re
+
+import nbformat
+import papermill
+import pytest
+
+from noise2image.runner import chapters, run_notebook
+
+CHAPTERS = chapters()
+REQUIRED = ("profile", "seed", "device")
+
+
+def test_there_are_chapters():
+    assert [p.name for p in CHAPTERS][:1] == ["01_data.ipynb"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_stored_clean_with_a_parameters_cell_first(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "store without outputs"
+    first = code[0]
+    assert "parameters" in first.metadata.get("tags", []), "first code cell must be `parameters`"
+    names = set(re.findall(r"^(\w+)\s*=", first.source, flags=re.M))
+    assert set(REQUIRED) <= names, f"parameters cell lacks {set(REQUIRED) - names}"
+    assert re.search(r'^profile = "full"', first.source, flags=re.M), "the book runs `full`"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_bad_profile_stops_in_the_first_cells_naming_the_allowed_ones(path, tmp_path):
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        run_notebook(path, tmp_path / path.name, {"profile": "nonsense"})
+    assert "ParameterError" in failure.value.ename
+    assert "'smoke', 'full'" in failure.value.evalue
+    executed = json.loads((tmp_path / path.name).read_text())
+    code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    failed_at = next(
+        i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c["outputs"])
+    )
+    assert failed_at <= 4, f"failed only at code cell {failed_at}"
