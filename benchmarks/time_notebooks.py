@@ -34,7 +34,8 @@ def main(selected: list[str]) -> None:
                 )
                 rows.append((path.stem, profile, result.seconds, result.peak_mib))
                 print(
-                    f"{path.stem:<28} {profile:<6} {result.seconds:7.1f} s {result.peak_mib:7.0f} MiB"
+                    f"{path.stem:<28} {profile:<6} {result.seconds:7.1f} s "
+                    f"{result.peak_mib:7.0f} MiB"
                 )
     total = {p: sum(r[2] for r in rows if r[1] == p) for p in ("smoke", "full")}
     lines = [
