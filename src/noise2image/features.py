@@ -1,0 +1,284 @@
+"""Feature extraction: hand-made filters and the course feature network.
+
+The course feature network is a small CNN trained on ``mnist5k``. It is fully
+convolutional up to a global average pool, so it takes pictures of any size:
+
+* ``(B, 1, 28, 28)`` digits  -> ``features["block2"]``: ``(B, 64, 7, 7)``
+* ``(B, 1, 64, 64)`` pictures -> ``features["block2"]``: ``(B, 64, 16, 16)``
+  (the 16x16x64 maps of the pipeline's stage 3)
+* ``features["embedding"]``: ``(B, 128)``, the penultimate layer, used by FID / KID
+* logits: ``(B, 10)``
+
+A trained copy ships inside the package (``checkpoints/feature_net.pt``), checked by
+SHA-256 and loaded with ``weights_only=True``. It is re-created from scratch with
+
+    python -m noise2image.features --retrain
+
+which trains with :data:`SHIPPED_CONFIG` and prints the test accuracy and the checksum.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoints import load_checkpoint, save_checkpoint, sha256_file
+from .profiles import check_float, check_int
+
+__all__ = [
+    "FILTERS",
+    "apply_filter",
+    "FeatureConfig",
+    "FeatureNet",
+    "augment_shift",
+    "train_feature_net",
+    "evaluate",
+    "load_feature_net",
+    "SHIPPED_CONFIG",
+]
+
+# ----------------------------------------------------------------------------- hand-made filters
+
+FILTERS: dict[str, torch.Tensor] = {
+    "sobel x (vertical edges)": torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
+    "sobel y (horizontal edges)": torch.tensor([[-1.0, -2, -1], [0, 0, 0], [1, 2, 1]]),
+    "laplacian (all edges)": torch.tensor([[-1.0, -1, -1], [-1, 8, -1], [-1, -1, -1]]),
+    "sharpen (identity + laplacian)": torch.tensor([[-1.0, -1, -1], [-1, 9, -1], [-1, -1, -1]]),
+    "box blur": torch.full((3, 3), 1.0 / 9),
+}
+
+
+def apply_filter(images: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Convolve every channel of ``(B, C, H, W)`` images with one 2-D kernel (same size out)."""
+    channels = images.shape[1]
+    weight = kernel.to(images).expand(channels, 1, *kernel.shape)
+    pad = kernel.shape[-1] // 2
+    padded = F.pad(images, (pad, pad, pad, pad), mode="replicate")
+    return F.conv2d(padded, weight, groups=channels)
+
+
+# ----------------------------------------------------------------------------- the network
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Hyperparameters of the feature network and its training."""
+
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    max_shift: int = 2  # augmentation: random shifts of up to this many pixels
+    seed: int = 0
+
+    def __post_init__(self):
+        check_int("epochs", self.epochs, minimum=1, maximum=500)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_float("lr", self.lr, minimum=1e-7, maximum=1.0)
+        check_float("weight_decay", self.weight_decay, minimum=0.0)
+        check_int("max_shift", self.max_shift, minimum=0, maximum=8)
+        check_int("seed", self.seed, minimum=0)
+
+
+def _conv(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()
+    )
+
+
+class FeatureNet(nn.Module):
+    """A small CNN: ``(B, 1, H, W)`` in [0, 1] -> logits ``(B, 10)``.
+
+    ``forward(x, return_features=True)`` also returns a dict of intermediate maps:
+    ``block1`` ``(B, 32, H/2, W/2)``, ``block2`` ``(B, 64, H/4, W/4)``,
+    ``block3`` ``(B, 128, H/4, W/4)`` and ``embedding`` ``(B, 128)``.
+    Colour input ``(B, 3, H, W)`` is converted to grey first.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.block1 = nn.Sequential(_conv(1, 32), _conv(32, 32), nn.MaxPool2d(2))
+        self.block2 = nn.Sequential(_conv(32, 64), _conv(64, 64), nn.MaxPool2d(2))
+        self.block3 = _conv(64, 128)
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor, return_features: bool = False):
+        if x.shape[1] == 3:
+            x = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)).sum(
+                1, keepdim=True
+            )
+        x = (x - 0.1307) / 0.3081  # MNIST statistics
+        b1 = self.block1(x)
+        b2 = self.block2(b1)
+        b3 = self.block3(b2)
+        embedding = b3.mean(dim=(2, 3))
+        logits = self.head(self.dropout(embedding))
+        if return_features:
+            return logits, {"block1": b1, "block2": b2, "block3": b3, "embedding": embedding}
+        return logits
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` -> ``(B, 128)``: the penultimate features (used by FID/KID)."""
+        return self.forward(x, return_features=True)[1]["embedding"]
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def augment_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Shift each image by a random whole number of pixels (zero fill), as a batch."""
+    if max_shift == 0:
+        return images
+    b, c, h, w = images.shape
+    padded = F.pad(images, (max_shift,) * 4)
+    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
+    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
+    rows = (dy.view(b, 1) + torch.arange(h).view(1, h)).view(b, 1, h, 1)
+    cols = (dx.view(b, 1) + torch.arange(w).view(1, w)).view(b, 1, 1, w)
+    batch = torch.arange(b).view(b, 1, 1, 1)
+    channel = torch.arange(c).view(1, c, 1, 1)
+    return padded[batch, channel, rows, cols]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = 500):
+    """Accuracy (0-1) of ``model`` on ``images``/``labels``."""
+    model.eval()
+    correct = 0
+    for i in range(0, len(images), batch):
+        correct += (model(images[i : i + batch]).argmax(1) == labels[i : i + batch]).sum().item()
+    return correct / len(images)
+
+
+def train_feature_net(
+    config: FeatureConfig,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    progress: bool = True,
+) -> tuple[FeatureNet, list[dict]]:
+    """Train a :class:`FeatureNet` with Adam and a one-cycle schedule; return it and a trace.
+
+    ``train`` and ``val`` are ``(images, labels)`` tensors. The trace has one row per
+    epoch: epoch, loss, train accuracy, val accuracy, seconds.
+    """
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    model = FeatureNet()
+    images, labels = train
+    steps = -(-len(images) // config.batch_size)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=config.lr, total_steps=config.epochs * steps
+    )
+    trace = []
+    bar = tqdm(total=config.epochs * steps, desc="feature net", disable=not progress, leave=False)
+    for epoch in range(1, config.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(images), generator=generator)
+        total, correct = 0.0, 0
+        for i in range(0, len(images), config.batch_size):
+            index = order[i : i + config.batch_size]
+            x = augment_shift(images[index], config.max_shift, generator)
+            y = labels[index]
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item() * len(index)
+            correct += (logits.argmax(1) == y).sum().item()
+            bar.update(1)
+        row = {
+            "epoch": epoch,
+            "loss": total / len(images),
+            "train acc": correct / len(images),
+        }
+        if val is not None:
+            row["val acc"] = evaluate(model, *val)
+        row["seconds"] = time.perf_counter() - start
+        trace.append(row)
+    bar.close()
+    model.eval()
+    return model, trace
+
+
+# ----------------------------------------------------------------------------- the shipped copy
+
+SHIPPED_CONFIG = FeatureConfig()
+_SHIPPED_PATH = "checkpoints/feature_net.pt"
+_SHIPPED_META = "checkpoints/feature_net.json"
+
+
+def _shipped_files() -> tuple[Path, Path]:
+    root = Path(str(resources.files(__package__)))
+    return root / _SHIPPED_PATH, root / _SHIPPED_META
+
+
+def load_feature_net(path: str | Path | None = None) -> FeatureNet:
+    """The trained course feature network, in eval mode.
+
+    Loads the checkpoint shipped inside the package (or ``path``) after checking its
+    SHA-256 against ``feature_net.json``; raises ``CheckpointError`` if it differs.
+    """
+    default, meta_path = _shipped_files()
+    meta = json.loads(meta_path.read_text())
+    payload = load_checkpoint(
+        path or default, config=meta["config"], sha256=None if path else meta["sha256"]
+    )
+    model = FeatureNet()
+    model.load_state_dict(payload["state"]["model"])
+    model.eval()
+    return model
+
+
+def retrain_shipped(out: Path | None = None) -> dict:
+    """Train with :data:`SHIPPED_CONFIG` on ``mnist5k`` and write the checkpoint + metadata."""
+    from .data import load_dataset
+
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)  # the same arithmetic order on every machine with this torch
+    train = load_dataset("mnist5k", "train", seed=0)
+    test = load_dataset("mnist5k", "test", seed=0)
+    start = time.perf_counter()
+    model, trace = train_feature_net(SHIPPED_CONFIG, (train.images, train.labels))
+    seconds = time.perf_counter() - start
+    default, meta_path = _shipped_files()
+    out = Path(out) if out else default
+    config = asdict(SHIPPED_CONFIG)
+    save_checkpoint(out, {"model": model.state_dict()}, config)
+    meta = {
+        "config": config,
+        "sha256": sha256_file(out),
+        "test_accuracy": evaluate(model, test.images, test.labels),
+        "train_seconds": round(seconds, 1),
+        "torch": torch.__version__,
+        "command": "python -m noise2image.features --retrain",
+    }
+    if out == default:
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Re-create the shipped feature network.")
+    parser.add_argument("--retrain", action="store_true", help="train and overwrite the shipped copy")
+    parser.add_argument("--out", help="write the checkpoint here instead")
+    args = parser.parse_args()
+    if args.retrain or args.out:
+        print(json.dumps(retrain_shipped(args.out), indent=2))
+    else:
+        parser.print_help()
