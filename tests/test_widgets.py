@@ -17,3 +17,45 @@ def test_every_quiz_question_has_one_right_answer_and_feedback(chapter):
 def test_unknown_quiz_names_the_chapters():
     with pytest.raises(ParameterError, match="01_data"):
         widgets.load_quiz("99_nothing")
+
+
+def test_rating_widget_records_ratings_to_csv_and_reloads_them(tmp_path):
+    import csv
+
+    import torch
+
+    path = tmp_path / "ratings.csv"
+    rater = widgets.RatingWidget(torch.rand(4, 1, 8, 8), path, ids=["a", "b", "c", "d"])
+    assert rater.share_liked() is None and rater.summary() == "0 of 4 images rated"
+    rater.rate("a", True)
+    rater.rate("b", False)
+    rater.rate("c", True)
+    rater.rate("b", True)  # a change of mind replaces the old rating
+    assert rater.share_liked() == 1.0
+    rater.rate("c", False)
+    assert rater.share_liked() == 2 / 3
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows == [
+        {"image_id": "a", "rating": "1"},
+        {"image_id": "b", "rating": "1"},
+        {"image_id": "c", "rating": "0"},
+    ]
+    again = widgets.RatingWidget(torch.rand(4, 1, 8, 8), path, ids=["a", "b", "c", "d"])
+    assert again.summary() == "3 of 4 rated, 67% liked"
+    with pytest.raises(ParameterError, match="'a', 'b'"):
+        rater.rate("zzz", True)
+
+
+def test_rating_widget_buttons_rate(tmp_path):
+    import torch
+
+    rater = widgets.RatingWidget(torch.rand(2, 3, 8, 8), tmp_path / "r.csv")
+    grid = rater.widget.children[0]
+    up, down = grid.children[0].children[1].children
+    up.value = True
+    assert rater.ratings == {"image-0": 1}
+    down.value = True
+    assert rater.ratings == {"image-0": 0} and up.value is False
+    figure = rater.static_figure()
+    assert [ax.get_title() for ax in figure.axes[:2]] == ["image-0", "image-1"]

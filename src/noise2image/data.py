@@ -55,6 +55,11 @@ __all__ = [
     "load_splits",
     "count_shared",
     "render_openmoji",
+    "to_uint8",
+    "normalise",
+    "denormalise",
+    "resize",
+    "augment",
 ]
 
 SPLITS = ("train", "val", "test", "all")
@@ -162,7 +167,8 @@ def split_indices(
 ) -> dict[str, torch.Tensor]:
     """Deterministic, disjoint train/val/test index sets (80/10/10) for ``n`` items.
 
-    With ``labels``, each class is split in the same proportions (stratified).
+    With ``labels``, each class is split in the same proportions (stratified). The
+    indices come in a seeded random order, so ``split[:n]`` is a random sample.
     """
     generator = torch.Generator().manual_seed(seed)
     groups = (
@@ -179,7 +185,11 @@ def split_indices(
         parts["train"].append(order[:n_train])
         parts["val"].append(order[n_train : n_train + n_val])
         parts["test"].append(order[n_train + n_val :])
-    return {k: torch.sort(torch.cat(v)).values for k, v in parts.items()}
+    # shuffled once more, so that the first n items of any split are a random sample
+    return {
+        k: (lambda idx: idx[torch.randperm(len(idx), generator=generator)])(torch.cat(v))
+        for k, v in parts.items()
+    }
 
 
 def _select(full: ImageSet, split: str, seed: int) -> ImageSet:
@@ -588,6 +598,74 @@ def load_splits(
         split: load_dataset(name, split, seed=seed, download=download, root=root)
         for split in ("train", "val", "test")
     }
+
+
+# ----------------------------------------------------------------------------- preprocessing
+
+RANGES = ("unit", "tanh")
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """``[0, 1]`` floats -> 0-255 integers, as image files store them."""
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def normalise(images: torch.Tensor, value_range: str = "tanh") -> torch.Tensor:
+    """Map pixels to the range a network expects.
+
+    ``images`` are uint8 (0-255) or float in [0, 1]. ``"unit"`` gives [0, 1] (for a
+    Sigmoid output or a classifier); ``"tanh"`` gives [-1, 1] (for a Tanh generator).
+    """
+    check_choice("value_range", value_range, RANGES)
+    unit = images.float() / 255 if images.dtype == torch.uint8 else images.float()
+    return unit if value_range == "unit" else unit * 2 - 1
+
+
+def denormalise(images: torch.Tensor, value_range: str = "tanh") -> torch.Tensor:
+    """The inverse of :func:`normalise`: back to [0, 1] for display (clamped)."""
+    check_choice("value_range", value_range, RANGES)
+    unit = images if value_range == "unit" else (images + 1) / 2
+    return unit.clamp(0, 1)
+
+
+def resize(images: torch.Tensor, size: int, crop: float = 1.0) -> torch.Tensor:
+    """Centre-crop the central ``crop`` fraction, then resize to ``size`` x ``size``.
+
+    Uses torchvision's antialiased bilinear resize on a whole ``(N, C, H, W)`` batch.
+    """
+    from torchvision.transforms.v2 import functional as TF
+
+    check_int("size", size, minimum=1, maximum=1024)
+    h, w = images.shape[-2:]
+    if crop < 1.0:
+        images = TF.center_crop(images, [round(h * crop), round(w * crop)])
+    return TF.resize(images, [size, size], antialias=True)
+
+
+def augment(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    flip: bool = True,
+    max_shift: int = 2,
+    max_rotation: float = 10.0,
+) -> torch.Tensor:
+    """Light, label-preserving augmentation of a batch: flips, small shifts and rotations.
+
+    Each image gets its own random transform, drawn from ``generator``. Background is
+    filled with each image's corner colour (white for emoji, black for digits).
+    """
+    from torchvision.transforms.v2 import functional as TF
+
+    out = []
+    for image in images:
+        if flip and torch.rand(1, generator=generator).item() < 0.5:
+            image = TF.horizontal_flip(image)
+        angle = (torch.rand(1, generator=generator).item() * 2 - 1) * max_rotation
+        dx, dy = torch.randint(-max_shift, max_shift + 1, (2,), generator=generator).tolist()
+        fill = image[:, 0, 0].tolist()
+        image = TF.affine(image, angle=angle, translate=[dx, dy], scale=1.0, shear=[0.0], fill=fill)
+        out.append(image)
+    return torch.stack(out)
 
 
 # ----------------------------------------------------------------------------- the pipeline

@@ -34,6 +34,8 @@ from .profiles import check_float, check_int
 
 __all__ = [
     "FILTERS",
+    "PHOTOS",
+    "example_photo",
     "apply_filter",
     "FeatureConfig",
     "FeatureNet",
@@ -64,6 +66,30 @@ def apply_filter(images: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.conv2d(padded, weight, groups=channels)
 
 
+PHOTOS = ("chelsea", "openmoji_cat")
+
+
+def example_photo(name: str = "chelsea", size: int = 256) -> torch.Tensor:
+    """A real picture to filter: ``(1, 3, size, size)`` in [0, 1].
+
+    ``"chelsea"`` is the cat photograph shipped with scikit-image (centre square);
+    ``"openmoji_cat"`` is OpenMoji's cat face drawn with the colour font.
+    """
+    from .data import render_openmoji, resize
+    from .profiles import check_choice
+
+    check_choice("photo", name, PHOTOS)
+    if name == "chelsea":
+        from skimage import data as skdata
+        from torchvision.transforms.v2.functional import center_crop
+
+        photo = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1).float().div(255)[None]
+        side = min(photo.shape[-2:])
+        return resize(center_crop(photo, [side, side]), size)
+    drawn = render_openmoji(["\U0001f431"], size)
+    return torch.from_numpy(drawn).permute(0, 3, 1, 2).float().div(255)
+
+
 # ----------------------------------------------------------------------------- the network
 
 
@@ -74,8 +100,9 @@ class FeatureConfig:
     epochs: int = 12
     batch_size: int = 64
     lr: float = 2e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.0
     max_shift: int = 2  # augmentation: random shifts of up to this many pixels
+    outlier_weight: float = 0.5  # weight of the "not a digit -> no confidence" loss
     seed: int = 0
 
     def __post_init__(self):
@@ -84,6 +111,7 @@ class FeatureConfig:
         check_float("lr", self.lr, minimum=1e-7, maximum=1.0)
         check_float("weight_decay", self.weight_decay, minimum=0.0)
         check_int("max_shift", self.max_shift, minimum=0, maximum=8)
+        check_float("outlier_weight", self.outlier_weight, minimum=0.0)
         check_int("seed", self.seed, minimum=0)
 
 
@@ -104,10 +132,10 @@ class FeatureNet(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.block1 = nn.Sequential(_conv(1, 32), _conv(32, 32), nn.MaxPool2d(2))
+        self.block1 = nn.Sequential(_conv(1, 32), nn.MaxPool2d(2))
         self.block2 = nn.Sequential(_conv(32, 64), _conv(64, 64), nn.MaxPool2d(2))
         self.block3 = _conv(64, 128)
-        self.dropout = nn.Dropout(0.3)
+        self.dropout = nn.Dropout(0.1)
         self.head = nn.Linear(128, 10)
 
     def forward(self, x: torch.Tensor, return_features: bool = False):
@@ -148,6 +176,36 @@ def augment_shift(images: torch.Tensor, max_shift: int, generator: torch.Generat
     return padded[batch, channel, rows, cols]
 
 
+def make_outliers(n: int, size: int, generator: torch.Generator, pictures: torch.Tensor | None):
+    """``n`` pictures that are not digits: uniform noise, smooth blobs, and other pictures.
+
+    ``pictures`` are grey ``(M, 1, size, size)`` non-digit images (for example emoji);
+    the blobs are Gaussian-smoothed noise stretched to [0, 1].
+    """
+    from torchvision.transforms.functional import gaussian_blur
+
+    kinds = torch.randint(0, 3 if pictures is not None else 2, (n,), generator=generator)
+    out = torch.rand(n, 1, size, size, generator=generator)
+    blobs = gaussian_blur(torch.rand(n, 1, size, size, generator=generator), [9, 9], [1.5, 1.5])
+    low = blobs.amin(dim=(2, 3), keepdim=True)
+    high = blobs.amax(dim=(2, 3), keepdim=True)
+    blobs = ((blobs - low) / (high - low + 1e-6) * 1.5 - 0.5).clamp(0, 1)
+    out = torch.where((kinds == 1).view(n, 1, 1, 1), blobs, out)
+    if pictures is not None:
+        pick = pictures[torch.randint(0, len(pictures), (n,), generator=generator)]
+        out = torch.where((kinds == 2).view(n, 1, 1, 1), pick, out)
+    return out
+
+
+def _emoji_outliers(size: int) -> torch.Tensor:
+    """OpenMoji training pictures as grey, inverted (light strokes on dark, like MNIST)."""
+    from .data import load_dataset
+
+    emoji = load_dataset("openmoji", "train", seed=0).images
+    grey = (emoji * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return 1 - F.interpolate(grey, size=(size, size), mode="area")
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = 500):
     """Accuracy (0-1) of ``model`` on ``images``/``labels``."""
@@ -168,6 +226,12 @@ def train_feature_net(
 
     ``train`` and ``val`` are ``(images, labels)`` tensors. The trace has one row per
     epoch: epoch, loss, train accuracy, val accuracy, seconds.
+
+    Besides the digits, every batch holds half as many pictures that are *not* digits
+    (:func:`make_outliers`), whose target is "no confidence in any class" (cross-entropy
+    to the uniform distribution, weight ``config.outlier_weight``). Without them the
+    network labels pure noise as an "8" with 100 % confidence, which would make the
+    recognisability metric meaningless.
     """
     from tqdm.auto import tqdm
 
@@ -175,8 +239,11 @@ def train_feature_net(
     generator = torch.Generator().manual_seed(config.seed)
     model = FeatureNet()
     images, labels = train
+    pictures = _emoji_outliers(images.shape[-1]) if config.outlier_weight > 0 else None
     steps = -(-len(images) // config.batch_size)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.lr, total_steps=config.epochs * steps
     )
@@ -191,8 +258,15 @@ def train_feature_net(
             index = order[i : i + config.batch_size]
             x = augment_shift(images[index], config.max_shift, generator)
             y = labels[index]
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            if config.outlier_weight > 0:
+                outliers = make_outliers(len(index) // 2, x.shape[-1], generator, pictures)
+                all_logits = model(torch.cat([x, outliers]))
+                logits = all_logits[: len(index)]
+                to_uniform = -all_logits[len(index) :].log_softmax(1).mean()
+                loss = F.cross_entropy(logits, y) + config.outlier_weight * to_uniform
+            else:
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -275,7 +349,9 @@ if __name__ == "__main__":  # pragma: no cover
     import argparse
 
     parser = argparse.ArgumentParser(description="Re-create the shipped feature network.")
-    parser.add_argument("--retrain", action="store_true", help="train and overwrite the shipped copy")
+    parser.add_argument(
+        "--retrain", action="store_true", help="train and overwrite the shipped copy"
+    )
     parser.add_argument("--out", help="write the checkpoint here instead")
     args = parser.parse_args()
     if args.retrain or args.out:

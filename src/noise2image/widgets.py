@@ -33,3 +33,121 @@ def show_quiz(chapter: str) -> None:
     from jupyterquiz import display_quiz
 
     display_quiz(load_quiz(chapter))
+
+
+# ----------------------------------------------------------------------------- rating
+
+
+class RatingWidget:
+    """Thumbs up / down for each of a few images; ratings go to a CSV file.
+
+    >>> rater = RatingWidget(images, "ratings.csv", ids=[f"gan-{i}" for i in range(len(images))])
+    >>> rater.widget          # in Jupyter: click 👍 or 👎 under each picture
+    >>> rater.share_liked()   # the share of rated images that were liked
+
+    The CSV (columns ``image_id, rating``; 1 = liked, 0 = not) is rewritten atomically on
+    every click, so it always holds the latest rating of every image. This measures what
+    a person thinks of the pictures, which no metric here does.
+    """
+
+    def __init__(self, images, path, ids=None, value_range=(0.0, 1.0)):
+        import csv
+        from pathlib import Path
+
+        self.images = images
+        self.path = Path(path)
+        self.ids = list(ids) if ids is not None else [f"image-{i}" for i in range(len(images))]
+        if len(self.ids) != len(images):
+            raise ValueError(f"{len(self.ids)} ids for {len(images)} images")
+        self.value_range = value_range
+        self.ratings: dict[str, int] = {}
+        if self.path.exists():
+            with open(self.path, newline="") as handle:
+                for row in csv.DictReader(handle):
+                    if row["image_id"] in self.ids:
+                        self.ratings[row["image_id"]] = int(row["rating"])
+        self._widget = None
+
+    def rate(self, image_id: str, liked: bool) -> None:
+        """Record one rating (also what a button click does) and save the CSV."""
+        check_choice("image_id", image_id, self.ids)
+        self.ratings[image_id] = int(bool(liked))
+        self.save()
+
+    def save(self) -> None:
+        import csv
+        import io
+
+        from .checkpoints import atomic_write
+
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["image_id", "rating"])
+        for image_id in self.ids:
+            if image_id in self.ratings:
+                writer.writerow([image_id, self.ratings[image_id]])
+        with atomic_write(self.path, "w") as handle:
+            handle.write(text.getvalue())
+
+    def share_liked(self) -> float | None:
+        """Liked / rated, or None before the first rating."""
+        if not self.ratings:
+            return None
+        return sum(self.ratings.values()) / len(self.ratings)
+
+    def summary(self) -> str:
+        share = self.share_liked()
+        if share is None:
+            return f"0 of {len(self.ids)} images rated"
+        return f"{len(self.ratings)} of {len(self.ids)} rated, {share:.0%} liked"
+
+    @property
+    def widget(self):
+        """The ipywidgets version (build once, reuse)."""
+        if self._widget is None:
+            self._widget = self._build()
+        return self._widget
+
+    def _build(self):
+        import io
+
+        import ipywidgets as w
+        from PIL import Image
+
+        from .plotting import to_display
+
+        status = w.HTML(self.summary())
+        cells = []
+        for image, image_id in zip(self.images, self.ids, strict=True):
+            array = to_display(image, self.value_range).permute(1, 2, 0).squeeze(-1)
+            picture = Image.fromarray((array.numpy() * 255).astype("uint8"))
+            picture = picture.resize((96, 96), Image.NEAREST)
+            buffer = io.BytesIO()
+            picture.save(buffer, format="PNG")
+            up = w.ToggleButton(description="👍", layout=w.Layout(width="46px"))
+            down = w.ToggleButton(description="👎", layout=w.Layout(width="46px"))
+
+            def click(change, image_id=image_id, up=up, down=down, liked=None):
+                if not change["new"]:
+                    return
+                is_up = change["owner"] is up
+                (down if is_up else up).value = False
+                self.rate(image_id, is_up)
+                status.value = self.summary()
+
+            up.observe(click, "value")
+            down.observe(click, "value")
+            if image_id in self.ratings:
+                (up if self.ratings[image_id] else down).value = True
+            cells.append(
+                w.VBox([w.Image(value=buffer.getvalue(), format="png"), w.HBox([up, down])])
+            )
+        return w.VBox(
+            [w.GridBox(cells, layout=w.Layout(grid_template_columns="repeat(6, 110px)")), status]
+        )
+
+    def static_figure(self, ncol: int = 6):
+        """The same pictures as a matplotlib figure, numbered as the CSV ids: for the book."""
+        from .plotting import show_captioned
+
+        return show_captioned(self.images, self.ids, ncol=ncol, value_range=self.value_range)
