@@ -76,3 +76,20 @@ def test_outliers_are_not_digits():
     pictures = torch.rand(5, 1, 28, 28)
     out = features.make_outliers(30, 28, generator, pictures)
     assert out.shape == (30, 1, 28, 28) and 0 <= out.min() and out.max() <= 1
+
+
+def test_edge_likeness_recognises_turned_sobel_filters():
+    sobel = features.FILTERS["sobel x (vertical edges)"]
+    turned = features.FILTERS["sobel y (horizontal edges)"]
+    flat = torch.full((3, 3), 0.5)
+    flat[1, 1] = 0.6  # a dot: not an edge
+    scores = features.edge_likeness(torch.stack([sobel, -turned, flat]))
+    assert scores[0] > 0.99 and scores[1] > 0.99 and scores[2] < 0.3
+
+
+def test_strongest_maps_are_scaled_and_ordered():
+    maps = torch.zeros(5, 4, 4)
+    maps[3, 0, 0] = 10.0
+    maps[1, 2, 2] = 1.0
+    chosen = features.strongest_maps(maps, 2)
+    assert chosen.shape == (2, 1, 4, 4) and chosen.max() == 1 and chosen.min() == 0

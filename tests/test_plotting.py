@@ -35,3 +35,10 @@ def test_trace_table_and_show_source():
     assert list(table.index) == [1, 2] and list(table["loss"]) == [0.5, 0.4]
     code = plotting.show_source(plotting.to_display)
     assert "def to_display" in code.data
+
+
+def test_formatted_table_is_plain_strings():
+    table = plotting.trace_table([{"run": "a", "acc": 0.91234, "fid": 3.14159}], "run")
+    shown = plotting.formatted(table, {"acc": "{:.1%}", "fid": "{:.2f}"})
+    assert shown.loc["a", "acc"] == "91.2%" and shown.loc["a", "fid"] == "3.14"
+    assert table.loc["a", "acc"] == 0.91234  # the original is untouched

@@ -36,10 +36,13 @@ __all__ = [
     "FILTERS",
     "PHOTOS",
     "example_photo",
+    "edge_likeness",
+    "strongest_maps",
     "apply_filter",
     "FeatureConfig",
     "FeatureNet",
     "augment_shift",
+    "augment_blur",
     "train_feature_net",
     "evaluate",
     "load_feature_net",
@@ -90,6 +93,33 @@ def example_photo(name: str = "chelsea", size: int = 256) -> torch.Tensor:
     return torch.from_numpy(drawn).permute(0, 3, 1, 2).float().div(255)
 
 
+def edge_likeness(kernels: torch.Tensor) -> torch.Tensor:
+    """For each 3x3 kernel ``(K, 3, 3)``: best |cosine similarity| with a Sobel filter
+    turned to one of eight directions (both zero-mean). 1 means exactly an edge filter."""
+    import math
+
+    sobel_x = FILTERS["sobel x (vertical edges)"]
+    sobel_y = FILTERS["sobel y (horizontal edges)"]
+    angles = [i * math.pi / 8 for i in range(8)]
+    edges = torch.stack([math.cos(a) * sobel_x + math.sin(a) * sobel_y for a in angles])
+    edges = edges.flatten(1)
+    edges = edges / edges.norm(dim=1, keepdim=True)
+    flat = kernels.detach().flatten(1)
+    flat = flat - flat.mean(1, keepdim=True)
+    flat = flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return (flat @ edges.T).abs().max(1).values
+
+
+def strongest_maps(maps: torch.Tensor, k: int = 16) -> torch.Tensor:
+    """The ``k`` maps of ``(C, H, W)`` with the largest spread, each scaled to [0, 1]:
+    ``(k, 1, H, W)``, ready for :func:`noise2image.plotting.show_grid`."""
+    spread = maps.flatten(1).std(1)
+    chosen = maps[spread.argsort(descending=True)[:k]].unsqueeze(1)
+    low = chosen.amin(dim=(2, 3), keepdim=True)
+    high = chosen.amax(dim=(2, 3), keepdim=True)
+    return (chosen - low) / (high - low).clamp_min(1e-6)
+
+
 # ----------------------------------------------------------------------------- the network
 
 
@@ -102,6 +132,7 @@ class FeatureConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     max_shift: int = 2  # augmentation: random shifts of up to this many pixels
+    blur_share: float = 0.3  # augmentation: share of digits blurred a little (sigma 0.3-1)
     outlier_weight: float = 0.5  # weight of the "not a digit -> no confidence" loss
     seed: int = 0
 
@@ -112,6 +143,7 @@ class FeatureConfig:
         check_float("weight_decay", self.weight_decay, minimum=0.0)
         check_int("max_shift", self.max_shift, minimum=0, maximum=8)
         check_float("outlier_weight", self.outlier_weight, minimum=0.0)
+        check_float("blur_share", self.blur_share, minimum=0.0, maximum=1.0)
         check_int("seed", self.seed, minimum=0)
 
 
@@ -176,6 +208,23 @@ def augment_shift(images: torch.Tensor, max_shift: int, generator: torch.Generat
     return padded[batch, channel, rows, cols]
 
 
+def augment_blur(images: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """Blur a random ``share`` of the images with a random sigma in [0.3, 1] pixels.
+
+    A softly drawn digit is still a digit: this keeps the classifier's confidence (and
+    so the recognisability metric) about *what* a picture shows, leaving *how sharp* it
+    is to the clarity score.
+    """
+    from torchvision.transforms.functional import gaussian_blur
+
+    if share == 0:
+        return images
+    chosen = torch.rand(len(images), generator=generator) < share
+    sigma = 0.3 + 0.7 * torch.rand(1, generator=generator).item()
+    blurred = gaussian_blur(images, [5, 5], [sigma, sigma])
+    return torch.where(chosen.view(-1, 1, 1, 1), blurred, images)
+
+
 def make_outliers(n: int, size: int, generator: torch.Generator, pictures: torch.Tensor | None):
     """``n`` pictures that are not digits: uniform noise, smooth blobs, and other pictures.
 
@@ -227,7 +276,8 @@ def train_feature_net(
     ``train`` and ``val`` are ``(images, labels)`` tensors. The trace has one row per
     epoch: epoch, loss, train accuracy, val accuracy, seconds.
 
-    Besides the digits, every batch holds half as many pictures that are *not* digits
+    A share of the digits is blurred a little (:func:`augment_blur`): a soft digit is
+    still a digit. Besides the digits, every batch holds half as many pictures that are *not* digits
     (:func:`make_outliers`), whose target is "no confidence in any class" (cross-entropy
     to the uniform distribution, weight ``config.outlier_weight``). Without them the
     network labels pure noise as an "8" with 100 % confidence, which would make the
@@ -257,6 +307,7 @@ def train_feature_net(
         for i in range(0, len(images), config.batch_size):
             index = order[i : i + config.batch_size]
             x = augment_shift(images[index], config.max_shift, generator)
+            x = augment_blur(x, config.blur_share, generator)
             y = labels[index]
             if config.outlier_weight > 0:
                 outliers = make_outliers(len(index) // 2, x.shape[-1], generator, pictures)

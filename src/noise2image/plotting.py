@@ -23,6 +23,7 @@ __all__ = [
     "show_panels",
     "show_captioned",
     "trace_table",
+    "formatted",
     "show_source",
 ]
 
@@ -119,6 +120,18 @@ def trace_table(rows: Sequence[Mapping[str, object]], index: str | None = None) 
     if index is not None:
         table = table.set_index(index)
     return table
+
+
+def formatted(table: pd.DataFrame, formats: Mapping[str, str]) -> pd.DataFrame:
+    """A copy of ``table`` with the named columns turned into formatted strings.
+
+    ``formatted(scores, {"FID": "{:.2f}", "recognisable": "{:.0%}"})``. Unlike pandas'
+    Styler, the result renders the same in every run (no random table ids).
+    """
+    out = table.copy()
+    for column, spec in formats.items():
+        out[column] = [spec.format(v) for v in out[column]]
+    return out
 
 
 def show_source(obj: Callable | type) -> object:
