@@ -37,4 +37,4 @@ def test_book_builds_from_the_smoke_runs(root, tmp_path):
     for path in chapters():
         page = (html / "notebooks" / f"{path.stem}.html").read_text()
         assert "<img" in page, f"{path.stem} has no figures"
-        assert "Traceback" not in page
+        assert "highlight-ipythontb" not in page, f"{path.stem} shows an error"
