@@ -63,10 +63,10 @@ class GANConfig:
 
     dataset: str = "mnist5k"
     conditional: bool = True  # class-conditional (digits only)
-    epochs: int = 10
+    epochs: int = 20
     batch_size: int = 64
-    ngf: int = 64  # generator width
-    ndf: int = 64  # discriminator width
+    ngf: int = 32  # generator width
+    ndf: int = 32  # discriminator width
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     beta1: float = 0.5
@@ -280,6 +280,9 @@ def train_gan(
     generator = torch.Generator().manual_seed(config.seed)
     images, labels = _training_data(config)
     G, D = Generator(config), Discriminator(config)
+    # channels_last measurably speeds up these convolutions on a CPU (benchmarks/)
+    G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    images = images.contiguous(memory_format=torch.channels_last)
     lr_g, lr_d, d_steps, g_steps = _schedule(config)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(config.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(config.beta1, 0.999))
@@ -349,28 +352,34 @@ def train_step(G, D, opt_g, opt_d, real, labels, config, generator, d_steps=1, g
     """One round of the game: ``d_steps`` discriminator updates, then ``g_steps`` generator ones.
 
     The discriminator minimises BCE(D(x), real_label) + BCE(D(G(z)), 0); the generator
-    minimises BCE(D(G(z)), 1), the "non-saturating" loss of Goodfellow et al.
+    minimises BCE(D(G(z)), 1), the "non-saturating" loss of Goodfellow et al. Two things
+    keep it fast on a CPU: the generator's batch is made once and used by both players
+    (detached for the discriminator), and the discriminator's weights are frozen while
+    the generator learns, so no gradient is computed for weights that will not move.
     """
     b = real.shape[0]
     target_real = torch.full((b,), config.real_label)
-    for _ in range(d_steps):
-        z = torch.randn(b, NZ, generator=generator)
-        with torch.no_grad():
-            fake = G(z, labels)
-        logits_real, logits_fake = D(real, labels), D(fake, labels)
+    fake = G(torch.randn(b, NZ, generator=generator), labels)
+    for step in range(d_steps):
+        if step:  # extra discriminator steps (a deliberately strong D) get fresh fakes
+            with torch.no_grad():
+                fake = G(torch.randn(b, NZ, generator=generator), labels)
+        logits_real, logits_fake = D(real, labels), D(fake.detach(), labels)
         loss_d = F.binary_cross_entropy_with_logits(
             logits_real, target_real
         ) + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros(b))
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-    for _ in range(g_steps):
-        z = torch.randn(b, NZ, generator=generator)
-        logits = D(G(z, labels), labels)
-        loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones(b))
+    D.requires_grad_(False)
+    for step in range(g_steps):
+        if step or d_steps > 1:
+            fake = G(torch.randn(b, NZ, generator=generator), labels)
+        loss_g = F.binary_cross_entropy_with_logits(D(fake, labels), torch.ones(b))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
+    D.requires_grad_(True)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),
