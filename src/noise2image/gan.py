@@ -17,6 +17,7 @@ can show each on its own.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -42,6 +43,7 @@ __all__ = [
     "sample",
     "layer_trace",
     "interpolate",
+    "update_average",
     "FAILURES",
 ]
 
@@ -71,6 +73,7 @@ class GANConfig:
     lr_d: float = 2e-4
     beta1: float = 0.5
     real_label: float = 0.9  # one-sided label smoothing (1.0: none)
+    ema: float = 0.995  # the sampled generator is a moving average of the trained one (0: off)
     flip: bool = False  # augment with horizontal flips (emoji only make sense)
     failure: str = "none"
     limit: int | None = None  # train on the first `limit` pictures (smoke runs)
@@ -87,6 +90,7 @@ class GANConfig:
         check_float("lr_d", self.lr_d, minimum=1e-7, maximum=1.0)
         check_float("beta1", self.beta1, minimum=0.0, maximum=0.999)
         check_float("real_label", self.real_label, minimum=0.5, maximum=1.0)
+        check_float("ema", self.ema, minimum=0.0, maximum=0.99999)
         check_int("seed", self.seed, minimum=0)
         if self.limit is not None:
             check_int("limit", self.limit, minimum=self.batch_size)
@@ -286,6 +290,7 @@ def train_gan(
     lr_g, lr_d, d_steps, g_steps = _schedule(config)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(config.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(config.beta1, 0.999))
+    G_avg = copy.deepcopy(G).requires_grad_(False)
     fixed_z, fixed_labels = _fixed_inputs(config)
     trace: list[dict] = []
     snapshots: list[torch.Tensor] = []
@@ -293,7 +298,8 @@ def train_gan(
     if checkpoint is not None and Path(checkpoint).exists():
         try:
             state = load_checkpoint(checkpoint, config=asdict(config))["state"]
-            G.load_state_dict(state["generator"])
+            G.load_state_dict(state["training_generator"])
+            G_avg.load_state_dict(state["generator"])
             D.load_state_dict(state["discriminator"])
             opt_g.load_state_dict(state["opt_g"])
             opt_d.load_state_dict(state["opt_d"])
@@ -329,23 +335,37 @@ def train_gan(
                 real = torch.where(flips.view(-1, 1, 1, 1), real.flip(-1), real)
             y = labels[index] if config.n_classes else None
             stats = train_step(G, D, opt_g, opt_d, real, y, config, generator, d_steps, g_steps)
+            done = (epoch - 1) * steps + step  # early on, average over fewer states
+            update_average(G_avg, G, min(config.ema, (1 + done) / (10 + done)))
             for name in sums:
                 sums[name] += stats[name]
             bar.update(1)
         row = {"epoch": epoch, **{k: v / steps for k, v in sums.items()}}
         row["seconds"] = time.perf_counter() - started
-        G.eval()
+        G_avg.eval()
         with torch.no_grad():
-            snapshots.append(G(fixed_z, fixed_labels).detach())
+            snapshots.append(G_avg(fixed_z, fixed_labels).detach())
         if evaluator is not None:
-            row.update(evaluator(G))
+            row.update(evaluator(G_avg))
         trace.append(row)
         if checkpoint is not None:
-            _save(checkpoint, config, G, D, opt_g, opt_d, generator, trace, snapshots)
+            _save(checkpoint, config, G, G_avg, D, opt_g, opt_d, generator, trace, snapshots)
     bar.close()
-    G.eval()
     D.eval()
-    return GANResult(config, G, D, trace, torch.stack(snapshots))
+    return GANResult(config, G_avg, D, trace, torch.stack(snapshots))
+
+
+@torch.no_grad()
+def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """Exponential moving average of the weights (and a copy of BatchNorm's statistics).
+
+    Sampling from the average of the last few hundred generator states, instead of the
+    last one, smooths out the back-and-forth of the game (Karras et al., 2018).
+    """
+    for a, p in zip(average.parameters(), model.parameters(), strict=True):
+        a.lerp_(p, 1.0 - decay)
+    for a, b in zip(average.buffers(), model.buffers(), strict=True):
+        a.copy_(b)
 
 
 def train_step(G, D, opt_g, opt_d, real, labels, config, generator, d_steps=1, g_steps=1):
@@ -413,9 +433,10 @@ class _Evaluator:
         }
 
 
-def _save(path, config, G, D, opt_g, opt_d, generator, trace, snapshots):
+def _save(path, config, G, G_avg, D, opt_g, opt_d, generator, trace, snapshots):
     state = {
-        "generator": G.state_dict(),
+        "training_generator": G.state_dict(),
+        "generator": G_avg.state_dict(),
         "discriminator": D.state_dict(),
         "opt_g": opt_g.state_dict(),
         "opt_d": opt_d.state_dict(),
