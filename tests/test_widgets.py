@@ -59,3 +59,20 @@ def test_rating_widget_buttons_rate(tmp_path):
     assert rater.ratings == {"image-0": 0} and up.value is False
     figure = rater.static_figure()
     assert [ax.get_title() for ax in figure.axes[:2]] == ["image-0", "image-1"]
+
+
+def test_latent_explorer_redraws_and_static_grid_matches_it():
+    import torch
+
+    from noise2image import gan
+
+    G = gan.Generator(gan.GANConfig(ngf=8, ndf=8))
+    explorer = widgets.latent_explorer(G)
+    controls, picture = explorer.children
+    before = picture.value
+    controls.children[1].value = 5  # another noise seed
+    assert picture.value != before and picture.value[:4] == b"\x89PNG"
+    grid = widgets.explorer_grid(G, 3, seeds=range(2), scales=(0.0, 1.0))
+    assert set(grid) == {"noise × 0.0", "noise × 1.0"}
+    zero = grid["noise × 0.0"]
+    assert zero.shape == (2, 1, 28, 28) and torch.equal(zero[0], zero[1])  # no noise: same picture

@@ -43,6 +43,7 @@ __all__ = [
     "sample",
     "layer_trace",
     "interpolate",
+    "from_seed",
     "update_average",
     "FAILURES",
 ]
@@ -490,6 +491,17 @@ def sample(G: Generator, n: int, seed: int = 0, labels: torch.Tensor | None = No
         labels = torch.arange(n) % N_CLASSES
     G.eval()
     return G(z, labels if G.config.n_classes else None)
+
+
+@torch.no_grad()
+def from_seed(
+    G: Generator, seed: int, label: int | None = None, scale: float = 1.0
+) -> torch.Tensor:
+    """One picture ``(1, C, H, W)`` in [-1, 1] from the noise vector of ``seed``, scaled."""
+    z = torch.randn(1, NZ, generator=torch.Generator().manual_seed(seed)) * scale
+    labels = torch.tensor([label if label is not None else 0]) if G.config.n_classes else None
+    G.eval()
+    return G(z, labels)
 
 
 @torch.no_grad()

@@ -10,7 +10,7 @@ from importlib import resources
 
 from .profiles import check_choice
 
-__all__ = ["QUIZZES", "load_quiz", "show_quiz"]
+__all__ = ["QUIZZES", "load_quiz", "show_quiz", "RatingWidget", "latent_explorer", "explorer_grid"]
 
 QUIZZES = tuple(
     sorted(
@@ -151,3 +151,48 @@ class RatingWidget:
         from .plotting import show_captioned
 
         return show_captioned(self.images, self.ids, ncol=ncol, value_range=self.value_range)
+
+
+# ----------------------------------------------------------------------------- latent explorer
+
+
+def explorer_grid(G, label: int, seeds, scales):
+    """The explorer's static form: ``{f"noise × {scale}": (len(seeds), C, H, W) in [0, 1]}``."""
+    import torch
+
+    from .data import denormalise
+    from .gan import from_seed
+
+    return {
+        f"noise × {scale}": denormalise(torch.cat([from_seed(G, s, label, scale) for s in seeds]))
+        for scale in scales
+    }
+
+
+def latent_explorer(G):
+    """Sliders for the label, the noise seed and the noise scale; redraws on every change."""
+    import io
+
+    import ipywidgets as w
+    from PIL import Image
+
+    from .data import denormalise
+    from .gan import from_seed
+    from .plotting import to_display
+
+    label = w.IntSlider(value=7, min=0, max=9, description="digit")
+    seed = w.IntSlider(value=0, min=0, max=999, description="noise seed")
+    scale = w.FloatSlider(value=1.0, min=0.0, max=3.0, step=0.1, description="noise scale")
+    picture = w.Image(format="png", width=224, height=224)
+
+    def draw(*_):
+        image = denormalise(from_seed(G, seed.value, label.value, scale.value))[0]
+        array = (to_display(image).permute(1, 2, 0).squeeze(-1).numpy() * 255).astype("uint8")
+        buffer = io.BytesIO()
+        Image.fromarray(array).resize((224, 224), Image.NEAREST).save(buffer, format="PNG")
+        picture.value = buffer.getvalue()
+
+    for control in (label, seed, scale):
+        control.observe(draw, "value")
+    draw()
+    return w.HBox([w.VBox([label, seed, scale]), picture])
