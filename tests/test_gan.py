@@ -122,3 +122,31 @@ def test_failure_settings_change_the_schedule():
     assert gan._schedule(tiny(failure="strong_discriminator"))[2] == 3
     collapse = tiny(failure="mode_collapse")
     assert gan._schedule(collapse)[3] == 5 and collapse.n_classes == 0
+
+
+def test_shipped_digit_gan_meets_the_course_targets():
+    from noise2image import data, features, metrics
+
+    shipped = gan.load_shipped_digits()
+    assert shipped.config == gan.SHIPPED_DIGITS and len(shipped.trace) == gan.SHIPPED_DIGITS.epochs
+    net = features.load_feature_net()
+    test = data.load_dataset("mnist5k", "test").images[:500]
+    train = data.load_dataset("mnist5k", "train").images[:500]
+    fake = data.denormalise(gan.sample(shipped.generator, 500, seed=1))
+    baseline = metrics.fid(test, train, net)
+    assert metrics.recognisability(fake, net) >= 0.8
+    assert metrics.fid(test, fake, net) <= 10 * baseline
+    # the label is obeyed: the classifier reads most digits as the digit asked for
+    asked = torch.arange(500) % 10
+    assert (net(fake).argmax(1) == asked).float().mean() > 0.9
+
+
+def test_shipped_gan_checksum_is_enforced(tmp_path, monkeypatch):
+    path, meta = gan._shipped_files()
+    copy = tmp_path / "gan_digits.pt"
+    blob = bytearray(path.read_bytes())
+    blob[-50] ^= 0xFF
+    copy.write_bytes(bytes(blob))
+    monkeypatch.setattr(gan, "_shipped_files", lambda: (copy, meta))
+    with pytest.raises(CheckpointError, match="checksum"):
+        gan.load_shipped_digits()

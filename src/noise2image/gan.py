@@ -67,11 +67,11 @@ class GANConfig:
     dataset: str = "mnist5k"
     conditional: bool = True  # class-conditional (digits only)
     epochs: int = 20
-    batch_size: int = 64
+    batch_size: int = 32
     ngf: int = 32  # generator width
     ndf: int = 32  # discriminator width
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
+    lr_g: float = 3e-4
+    lr_d: float = 3e-4
     beta1: float = 0.5
     real_label: float = 0.9  # one-sided label smoothing (1.0: none)
     ema: float = 0.995  # the sampled generator is a moving average of the trained one (0: off)
@@ -531,3 +531,78 @@ def interpolate(
 def replace(config: GANConfig, **changes) -> GANConfig:
     """A copy of ``config`` with some fields changed (validated again)."""
     return dataclasses.replace(config, **changes)
+
+
+# ------------------------------------------------------------------------ the shipped digit GAN
+
+SHIPPED_DIGITS = GANConfig(dataset="mnist5k", epochs=60)
+_SHIPPED = "checkpoints/gan_digits.pt"
+_SHIPPED_META = "checkpoints/gan_digits.json"
+
+
+def _shipped_files() -> tuple[Path, Path]:
+    from importlib import resources
+
+    root = Path(str(resources.files(__package__)))
+    return root / _SHIPPED, root / _SHIPPED_META
+
+
+def load_shipped_digits() -> GANResult:
+    """The class-conditional digit GAN trained for :data:`SHIPPED_DIGITS`.epochs epochs.
+
+    It ships inside the package (generator only, the moving average), checked by SHA-256
+    and loaded with ``weights_only=True``; its training trace is in the JSON beside it.
+    Re-create it with ``python -m noise2image.gan --retrain-shipped``.
+    """
+    path, meta_path = _shipped_files()
+    meta = json.loads(meta_path.read_text())
+    payload = load_checkpoint(path, config=meta["config"], sha256=meta["sha256"])
+    G = Generator(SHIPPED_DIGITS)
+    G.load_state_dict(payload["state"]["generator"])
+    G.eval()
+    D = Discriminator(SHIPPED_DIGITS)
+    D.load_state_dict(payload["state"]["discriminator"])
+    D.eval()
+    snapshots = payload["state"]["snapshots"]
+    return GANResult(SHIPPED_DIGITS, G, D, meta["trace"], snapshots, loaded=True)
+
+
+def retrain_shipped() -> dict:
+    """Train :data:`SHIPPED_DIGITS` from scratch and write the shipped checkpoint + JSON."""
+    from .checkpoints import sha256_file
+
+    torch.use_deterministic_algorithms(True)
+    started = time.perf_counter()
+    work = cache_dir() / "gan" / f"shipped-{SHIPPED_DIGITS.key()}.pt"
+    result = train_gan(SHIPPED_DIGITS, checkpoint=work)
+    path, meta_path = _shipped_files()
+    state = {
+        "generator": result.generator.state_dict(),
+        "discriminator": result.discriminator.state_dict(),
+        "snapshots": result.snapshots[:: max(1, len(result.snapshots) // 10)][:, :40].half(),
+    }
+    save_checkpoint(path, state, asdict(SHIPPED_DIGITS))
+    meta = {
+        "config": asdict(SHIPPED_DIGITS),
+        "sha256": sha256_file(path),
+        "trace": result.trace,
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "command": "python -m noise2image.gan --retrain-shipped",
+    }
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Re-create the shipped digit GAN.")
+    parser.add_argument("--retrain-shipped", action="store_true")
+    if parser.parse_args().retrain_shipped:
+        meta = retrain_shipped()
+        print(json.dumps({k: v for k, v in meta.items() if k != "trace"}, indent=2))
+        print(json.dumps(meta["trace"][-1]))
+    else:
+        parser.print_help()
