@@ -28,3 +28,12 @@ def tmp_cache(monkeypatch, tmp_path):
 os.environ.setdefault(
     "NOISE2IMAGE_CACHE", str(Path(tempfile.gettempdir()) / "noise2image-test-cache")
 )
+
+
+def tampered_copy(path: Path, folder: Path) -> Path:
+    """A copy of ``path`` in ``folder`` with one byte near the end flipped."""
+    blob = bytearray(path.read_bytes())
+    blob[-64] ^= 0xFF
+    copy = folder / path.name
+    copy.write_bytes(bytes(blob))
+    return copy

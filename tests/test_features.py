@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from conftest import tampered_copy
 
 from noise2image import features
 from noise2image.checkpoints import CheckpointError
@@ -33,11 +34,7 @@ def test_feature_map_shapes(net):
 
 
 def test_tampered_checkpoint_is_refused(tmp_path, net):
-    path, _ = features._shipped_files()
-    copy = tmp_path / "feature_net.pt"
-    data = bytearray(path.read_bytes())
-    data[-100] ^= 0xFF
-    copy.write_bytes(bytes(data))
+    copy = tampered_copy(features._shipped_files()[0], tmp_path)
     expected = json.loads(features._shipped_files()[1].read_text())["sha256"]
     with pytest.raises(CheckpointError):
         features.load_checkpoint(copy, sha256=expected)

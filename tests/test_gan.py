@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import tampered_copy
 
 from noise2image import gan
 from noise2image.checkpoints import CheckpointError, save_checkpoint
@@ -143,10 +144,7 @@ def test_shipped_digit_gan_meets_the_course_targets():
 
 def test_shipped_gan_checksum_is_enforced(tmp_path, monkeypatch):
     path, meta = gan._shipped_files()
-    copy = tmp_path / "gan_digits.pt"
-    blob = bytearray(path.read_bytes())
-    blob[-50] ^= 0xFF
-    copy.write_bytes(bytes(blob))
-    monkeypatch.setattr(gan, "_shipped_files", lambda: (copy, meta))
+    copy = tampered_copy(path, tmp_path)
+    monkeypatch.setattr(gan, "_shipped_files", lambda name="digits": (copy, meta))
     with pytest.raises(CheckpointError, match="checksum"):
         gan.load_shipped_digits()

@@ -533,63 +533,73 @@ def replace(config: GANConfig, **changes) -> GANConfig:
     return dataclasses.replace(config, **changes)
 
 
-# ------------------------------------------------------------------------ the shipped digit GAN
+# ------------------------------------------------------------------------ the shipped GANs
 
-SHIPPED_DIGITS = GANConfig(dataset="mnist5k", epochs=60)
-_SHIPPED = "checkpoints/gan_digits.pt"
-_SHIPPED_META = "checkpoints/gan_digits.json"
+SHIPPED = {
+    "digits": GANConfig(dataset="mnist5k", epochs=60),
+    "emoji": GANConfig(dataset="openmoji", conditional=False, flip=True, epochs=60),
+}
+SHIPPED_DIGITS = SHIPPED["digits"]
 
 
-def _shipped_files() -> tuple[Path, Path]:
+def _shipped_files(name: str = "digits") -> tuple[Path, Path]:
     from importlib import resources
 
-    root = Path(str(resources.files(__package__)))
-    return root / _SHIPPED, root / _SHIPPED_META
+    check_choice("name", name, tuple(SHIPPED))
+    root = Path(str(resources.files(__package__))) / "checkpoints"
+    return root / f"gan_{name}.pt", root / f"gan_{name}.json"
+
+
+def load_shipped(name: str = "digits") -> GANResult:
+    """A GAN trained for :data:`SHIPPED` [name] (``"digits"`` or ``"emoji"``).
+
+    It ships inside the package (the moving-average generator, the discriminator and a
+    few snapshots), checked by SHA-256 and loaded with ``weights_only=True``; its
+    training trace is in the JSON beside it. Re-create it with
+    ``python -m noise2image.gan --retrain-shipped NAME``.
+    """
+    config = SHIPPED[name] if name in SHIPPED else check_choice("name", name, tuple(SHIPPED))
+    path, meta_path = _shipped_files(name)
+    meta = json.loads(meta_path.read_text())
+    payload = load_checkpoint(path, config=meta["config"], sha256=meta["sha256"])
+    G, D = Generator(config), Discriminator(config)
+    G.load_state_dict(payload["state"]["generator"])
+    D.load_state_dict(payload["state"]["discriminator"])
+    G.eval()
+    D.eval()
+    snapshots = payload["state"]["snapshots"].float()
+    return GANResult(config, G, D, meta["trace"], snapshots, loaded=True)
 
 
 def load_shipped_digits() -> GANResult:
-    """The class-conditional digit GAN trained for :data:`SHIPPED_DIGITS`.epochs epochs.
-
-    It ships inside the package (generator only, the moving average), checked by SHA-256
-    and loaded with ``weights_only=True``; its training trace is in the JSON beside it.
-    Re-create it with ``python -m noise2image.gan --retrain-shipped``.
-    """
-    path, meta_path = _shipped_files()
-    meta = json.loads(meta_path.read_text())
-    payload = load_checkpoint(path, config=meta["config"], sha256=meta["sha256"])
-    G = Generator(SHIPPED_DIGITS)
-    G.load_state_dict(payload["state"]["generator"])
-    G.eval()
-    D = Discriminator(SHIPPED_DIGITS)
-    D.load_state_dict(payload["state"]["discriminator"])
-    D.eval()
-    snapshots = payload["state"]["snapshots"]
-    return GANResult(SHIPPED_DIGITS, G, D, meta["trace"], snapshots, loaded=True)
+    """The shipped class-conditional digit GAN (:func:`load_shipped` ``("digits")``)."""
+    return load_shipped("digits")
 
 
-def retrain_shipped() -> dict:
-    """Train :data:`SHIPPED_DIGITS` from scratch and write the shipped checkpoint + JSON."""
+def retrain_shipped(name: str = "digits") -> dict:
+    """Train :data:`SHIPPED` [name] from scratch and write the shipped checkpoint + JSON."""
     from .checkpoints import sha256_file
 
+    config = SHIPPED[name] if name in SHIPPED else check_choice("name", name, tuple(SHIPPED))
     torch.use_deterministic_algorithms(True)
     started = time.perf_counter()
-    work = cache_dir() / "gan" / f"shipped-{SHIPPED_DIGITS.key()}.pt"
-    result = train_gan(SHIPPED_DIGITS, checkpoint=work)
-    path, meta_path = _shipped_files()
+    work = cache_dir() / "gan" / f"shipped-{config.key()}.pt"
+    result = train_gan(config, checkpoint=work)
+    path, meta_path = _shipped_files(name)
     state = {
         "generator": result.generator.state_dict(),
         "discriminator": result.discriminator.state_dict(),
         "snapshots": result.snapshots[:: max(1, len(result.snapshots) // 10)][:, :40].half(),
     }
-    save_checkpoint(path, state, asdict(SHIPPED_DIGITS))
+    save_checkpoint(path, state, asdict(config))
     meta = {
-        "config": asdict(SHIPPED_DIGITS),
+        "config": asdict(config),
         "sha256": sha256_file(path),
         "trace": result.trace,
         "train_seconds": round(time.perf_counter() - started, 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "command": "python -m noise2image.gan --retrain-shipped",
+        "command": f"python -m noise2image.gan --retrain-shipped {name}",
     }
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     return meta
@@ -598,10 +608,13 @@ def retrain_shipped() -> dict:
 if __name__ == "__main__":  # pragma: no cover
     import argparse
 
-    parser = argparse.ArgumentParser(description="Re-create the shipped digit GAN.")
-    parser.add_argument("--retrain-shipped", action="store_true")
-    if parser.parse_args().retrain_shipped:
-        meta = retrain_shipped()
+    parser = argparse.ArgumentParser(description="Re-create a shipped GAN.")
+    parser.add_argument(
+        "--retrain-shipped", choices=tuple(SHIPPED), metavar="NAME", help="digits or emoji"
+    )
+    args = parser.parse_args()
+    if args.retrain_shipped:
+        meta = retrain_shipped(args.retrain_shipped)
         print(json.dumps({k: v for k, v in meta.items() if k != "trace"}, indent=2))
         print(json.dumps(meta["trace"][-1]))
     else:
