@@ -230,10 +230,11 @@ class GANResult:
 
     config: GANConfig
     generator: Generator
-    discriminator: Discriminator
+    discriminator: Discriminator | None  # None for the shipped GANs (not needed to sample)
     trace: list[dict]  # one row per epoch
     snapshots: torch.Tensor  # (epochs, n, C, H, W): the fixed noise batch after each epoch
     loaded: bool = False  # True if it came from a checkpoint without training
+    snapshot_epochs: list[int] | None = None  # which epochs `snapshots` holds (None: all)
 
 
 def _training_data(config: GANConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -553,8 +554,8 @@ def _shipped_files(name: str = "digits") -> tuple[Path, Path]:
 def load_shipped(name: str = "digits") -> GANResult:
     """A GAN trained for :data:`SHIPPED` [name] (``"digits"`` or ``"emoji"``).
 
-    It ships inside the package (the moving-average generator, the discriminator and a
-    few snapshots), checked by SHA-256 and loaded with ``weights_only=True``; its
+    It ships inside the package (the moving-average generator and a few snapshots),
+    checked by SHA-256 and loaded with ``weights_only=True``; its
     training trace is in the JSON beside it. Re-create it with
     ``python -m noise2image.gan --retrain-shipped NAME``.
     """
@@ -562,13 +563,19 @@ def load_shipped(name: str = "digits") -> GANResult:
     path, meta_path = _shipped_files(name)
     meta = json.loads(meta_path.read_text())
     payload = load_checkpoint(path, config=meta["config"], sha256=meta["sha256"])
-    G, D = Generator(config), Discriminator(config)
+    G = Generator(config)
     G.load_state_dict(payload["state"]["generator"])
-    D.load_state_dict(payload["state"]["discriminator"])
     G.eval()
-    D.eval()
     snapshots = payload["state"]["snapshots"].float()
-    return GANResult(config, G, D, meta["trace"], snapshots, loaded=True)
+    return GANResult(
+        config,
+        G,
+        None,
+        meta["trace"],
+        snapshots,
+        loaded=True,
+        snapshot_epochs=payload["state"]["snapshot_epochs"].tolist(),
+    )
 
 
 def load_shipped_digits() -> GANResult:
@@ -582,21 +589,25 @@ def retrain_shipped(name: str = "digits") -> dict:
 
     config = SHIPPED[name] if name in SHIPPED else check_choice("name", name, tuple(SHIPPED))
     torch.use_deterministic_algorithms(True)
-    started = time.perf_counter()
     work = cache_dir() / "gan" / f"shipped-{config.key()}.pt"
     result = train_gan(config, checkpoint=work)
     path, meta_path = _shipped_files(name)
+    # small on purpose: the sampling generator only, and 20 fixed-noise pictures at
+    # four points of training (the full run, discriminator included, stays in the cache)
+    epochs = sorted(
+        {0, len(result.snapshots) // 4, len(result.snapshots) // 2, len(result.snapshots) - 1}
+    )
     state = {
         "generator": result.generator.state_dict(),
-        "discriminator": result.discriminator.state_dict(),
-        "snapshots": result.snapshots[:: max(1, len(result.snapshots) // 10)][:, :40].half(),
+        "snapshots": result.snapshots[epochs][:, :20].half(),
+        "snapshot_epochs": torch.tensor(epochs) + 1,
     }
     save_checkpoint(path, state, asdict(config))
     meta = {
         "config": asdict(config),
         "sha256": sha256_file(path),
         "trace": result.trace,
-        "train_seconds": round(time.perf_counter() - started, 1),
+        "train_seconds": round(sum(row["seconds"] for row in result.trace), 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "command": f"python -m noise2image.gan --retrain-shipped {name}",
