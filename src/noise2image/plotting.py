@@ -126,11 +126,13 @@ def formatted(table: pd.DataFrame, formats: Mapping[str, str]) -> pd.DataFrame:
     """A copy of ``table`` with the named columns turned into formatted strings.
 
     ``formatted(scores, {"FID": "{:.2f}", "recognisable": "{:.0%}"})``. Unlike pandas'
-    Styler, the result renders the same in every run (no random table ids).
+    Styler, the result renders the same in every run (no random table ids). Formats for
+    columns the table does not have are ignored; missing values (None, NaN) print as "".
     """
     out = table.copy()
     for column, spec in formats.items():
-        out[column] = [spec.format(v) for v in out[column]]
+        if column in out:
+            out[column] = ["" if pd.isna(v) else spec.format(v) for v in out[column]]
     return out
 
 
