@@ -6,17 +6,35 @@
 
 The same function backs the test suite (every chapter under ``profile="smoke"``) and the
 benchmark script (every chapter under both profiles).
+
+A sweep runs one chapter over a grid of parameters and gathers what each run recorded
+(with :func:`record`) into one table:
+
+>>> from noise2image.runner import sweep
+>>> table = sweep("notebooks/06_sharpening_loss.ipynb",
+...               {"sharpen_weight": [0, 0.1], "lr": [1e-3, 1e-4]},
+...               out="_build/sweep", parameters={"profile": "smoke", "ablation": False})
+
+or from a shell: ``python -m noise2image.runner sweep NOTEBOOK --grid lr=1e-3,1e-4 ...``.
 """
 
 from __future__ import annotations
 
+import ast
+import itertools
+import json
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunResult", "run_notebook", "chapters"]
+__all__ = ["RunResult", "run_notebook", "chapters", "record", "recorded", "sweep"]
+
+# the output format of myst-nb's glue (and scrapbook): the book build hides these outputs
+RECORD_PREFIX = "application/papermill.record/"
+_RECORD_MIME = RECORD_PREFIX + "text/plain"  # the value as a JSON string
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,9 +125,121 @@ def run_notebook(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m noise2image.runner --profile smoke --out _build/smoke``: run every chapter."""
+def record(name: str, value: Mapping[str, Any]) -> None:
+    """Record ``value`` (a dict of JSON-able numbers and strings) in the running notebook's
+    output under ``name``, invisibly, for :func:`recorded` and :func:`sweep` to read back.
+
+    It uses myst-nb's glue format, so the book neither shows it nor warns about it.
+    """
+    from IPython.display import display
+
+    text = json.dumps(dict(value))  # fails here, not in the reader, if it is not JSON-able
+    metadata = {"scrapbook": {"name": name, "mime_prefix": RECORD_PREFIX}}
+    display({_RECORD_MIME: text}, raw=True, metadata=metadata)
+
+
+def recorded(notebook: str | Path) -> dict[str, dict]:
+    """Everything an executed notebook recorded with :func:`record`, by name."""
+    import nbformat
+
+    found: dict[str, dict] = {}
+    for cell in nbformat.read(str(notebook), as_version=4).cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name is not None and _RECORD_MIME in output.get("data", {}):
+                text = output["data"][_RECORD_MIME]
+                found[name] = json.loads("".join(text) if isinstance(text, list) else text)
+    return found
+
+
+def sweep(
+    notebook: str | Path,
+    grid: Mapping[str, Sequence[Any]],
+    out: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    name: str = "metrics",
+    progress: bool = True,
+):
+    """Run ``notebook`` once per combination of the values in ``grid`` (plus the fixed
+    ``parameters``) and gather what each run recorded under ``name`` into one table.
+
+    Each executed copy is kept in ``out`` (``NAME-001.ipynb``, ...), the table is written
+    to ``out/sweep.csv`` and returned as a DataFrame: one row per run, the grid's
+    parameters first, then the recorded numbers and the run's seconds.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    if not grid or any(len(values) == 0 for values in grid.values()):
+        raise ValueError("the grid needs at least one parameter with at least one value")
+    notebook, out = Path(notebook), Path(out)
+    keys = list(grid)
+    combinations = list(itertools.product(*(grid[key] for key in keys)))
+    rows = []
+    for number, values in enumerate(tqdm(combinations, desc="sweep", disable=not progress), 1):
+        chosen = dict(zip(keys, values, strict=True))
+        output = out / f"{notebook.stem}-{number:03d}.ipynb"
+        result = run_notebook(notebook, output, {**dict(parameters or {}), **chosen})
+        found = recorded(output)
+        if name not in found:
+            raise KeyError(f"{output} recorded no {name!r} (it recorded {sorted(found)})")
+        rows.append({**chosen, **found[name], "seconds": round(result.seconds, 1)})
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "sweep.csv", index=False)
+    return table
+
+
+def _value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare word: a string
+
+
+def _assignments(items: Sequence[str], many: bool) -> dict[str, Any]:
+    parsed = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"expected NAME=VALUE, got {item!r}")
+        parsed[key] = [_value(v) for v in text.split(",")] if many else _value(text)
+    return parsed
+
+
+def sweep_main(argv: Sequence[str]) -> int:
+    """``python -m noise2image.runner sweep NOTEBOOK --grid NAME=V1,V2 ... [--set NAME=V]``."""
     import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m noise2image.runner sweep")
+    parser.add_argument("notebook")
+    parser.add_argument("--grid", action="append", default=[], help="NAME=V1,V2,... (repeat)")
+    parser.add_argument("--set", action="append", default=[], help="NAME=VALUE fixed for all")
+    parser.add_argument("--out", default="_build/sweep", help="folder for the executed copies")
+    parser.add_argument("--name", default="metrics", help="what the notebook recorded")
+    args = parser.parse_args(argv)
+    table = sweep(
+        args.notebook,
+        _assignments(args.grid, many=True),
+        args.out,
+        _assignments(args.set, many=False),
+        name=args.name,
+    )
+    print(table.to_string(index=False))
+    print(f"written to {Path(args.out) / 'sweep.csv'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m noise2image.runner --profile smoke --out _build/smoke``: run every chapter.
+
+    ``python -m noise2image.runner sweep ...`` runs one chapter over a grid (:func:`sweep`).
+    """
+    import argparse
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sweep"]:
+        return sweep_main(argv[1:])
 
     from .profiles import PROFILES
 
