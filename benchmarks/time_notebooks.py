@@ -2,6 +2,7 @@
 
     python benchmarks/time_notebooks.py            # all chapters, smoke and full
     python benchmarks/time_notebooks.py 01_data    # one chapter (the other rows are kept)
+    python benchmarks/time_notebooks.py --keep out 06_sharpening_loss   # keep the executed copies
 
 Each run is a fresh papermill kernel; peak memory is the kernel's resident memory,
 sampled every 0.2 s. The data caches are warm (run once before), as they are for a
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import platform
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,14 +23,15 @@ from noise2image.runner import chapters, run_notebook
 HERE = Path(__file__).resolve().parent
 
 
-def main(selected: list[str]) -> None:
+def main(selected: list[str], keep: str | None = None) -> None:
     from noise2image.checkpoints import cache_dir
 
     models = [cache_dir() / name for name in ("gan", "autoencoder")]
     empty = not any(folder.exists() and any(folder.iterdir()) for folder in models)
     paths = [p for p in chapters() if not selected or p.stem in selected]
     rows = []
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as scratch:
+        out = keep or scratch
         for path in paths:
             for profile in ("smoke", "full"):
                 result = run_notebook(
@@ -82,4 +83,10 @@ def _previous_rows() -> list[tuple[str, str, float, float]]:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Time chapters under both profiles.")
+    parser.add_argument("chapters", nargs="*", help="chapter names (default: all)")
+    parser.add_argument("--keep", help="folder to keep the executed notebooks in")
+    args = parser.parse_args()
+    main(args.chapters, args.keep)
