@@ -25,7 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import CheckpointError, cache_dir, load_checkpoint, save_checkpoint
+from .checkpoints import (
+    CheckpointError,
+    cache_dir,
+    load_checkpoint,
+    load_finished,
+    save_checkpoint,
+)
 from .profiles import check_choice, check_float, check_int
 
 __all__ = [
@@ -284,17 +290,12 @@ def train_or_load(config: AEConfig, progress: bool = True) -> AEResult:
     A corrupt or mismatched checkpoint is reported and retrained, never loaded.
     """
     path = checkpoint_path(config)
-    if path.exists():
-        try:
-            state = load_checkpoint(path, config=asdict(config))["state"]
-            trace = json.loads(state["trace"])
-            if len(trace) == config.epochs:
-                model = Autoencoder(config)
-                model.load_state_dict(state["model"])
-                model.eval()
-                print(f"loaded the trained autoencoder from {path}")
-                return _finish(config, model, trace, _digits("train", config.limit), loaded=True)
-        except CheckpointError as error:
-            print(f"the cached checkpoint cannot be used ({error}); training again")
-            path.unlink(missing_ok=True)
+    state = load_finished(path, asdict(config), config.epochs)
+    if state is not None:
+        model = Autoencoder(config)
+        model.load_state_dict(state["model"])
+        model.eval()
+        print(f"loaded the trained autoencoder from {path}")
+        trace = json.loads(state["trace"])
+        return _finish(config, model, trace, _digits("train", config.limit), loaded=True)
     return train_autoencoder(config, checkpoint=path, progress=progress)

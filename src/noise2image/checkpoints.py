@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 __all__ = [
+    "load_finished",
     "cache_dir",
     "atomic_write",
     "sha256_file",
@@ -118,3 +119,22 @@ def load_checkpoint(
             f"{path} was made with another configuration: {payload['config']} != {config}"
         )
     return payload
+
+
+def load_finished(path: str | os.PathLike, config: dict[str, Any], epochs: int) -> dict | None:
+    """The state of a *finished* run cached at ``path`` by a ``train_or_load``, or None.
+
+    Finished means its JSON ``trace`` has ``epochs`` rows; an unfinished checkpoint is left
+    in place for the training function to resume. A corrupt or mismatched file is reported
+    and removed, never loaded.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = load_checkpoint(path, config=config)["state"]
+    except CheckpointError as error:
+        print(f"the cached checkpoint cannot be used ({error}); training again")
+        path.unlink(missing_ok=True)
+        return None
+    return state if len(json.loads(state["trace"])) == epochs else None

@@ -29,7 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import CheckpointError, cache_dir, load_checkpoint, save_checkpoint
+from .checkpoints import (
+    CheckpointError,
+    cache_dir,
+    load_checkpoint,
+    load_finished,
+    save_checkpoint,
+)
 from .profiles import check_choice, check_float, check_int
 
 __all__ = [
@@ -462,22 +468,17 @@ def train_or_load(config: GANConfig, progress: bool = True, log: bool = True) ->
     A corrupt or mismatched checkpoint is reported and retrained, never loaded.
     """
     path = checkpoint_path(config)
-    if path.exists():
-        try:
-            state = load_checkpoint(path, config=asdict(config))["state"]
-            trace = json.loads(state["trace"])
-            if len(trace) == config.epochs:
-                G, D = Generator(config), Discriminator(config)
-                G.load_state_dict(state["generator"])
-                D.load_state_dict(state["discriminator"])
-                G.eval()
-                D.eval()
-                if log:
-                    print(f"loaded the trained GAN from {path}")
-                return GANResult(config, G, D, trace, state["snapshots"], loaded=True)
-        except CheckpointError as error:
-            print(f"the cached checkpoint cannot be used ({error}); training again")
-            path.unlink(missing_ok=True)
+    state = load_finished(path, asdict(config), config.epochs)
+    if state is not None:
+        G, D = Generator(config), Discriminator(config)
+        G.load_state_dict(state["generator"])
+        D.load_state_dict(state["discriminator"])
+        G.eval()
+        D.eval()
+        if log:
+            print(f"loaded the trained GAN from {path}")
+        trace = json.loads(state["trace"])
+        return GANResult(config, G, D, trace, state["snapshots"], loaded=True)
     return train_gan(config, checkpoint=path, progress=progress, log=log)
 
 
