@@ -77,3 +77,15 @@ def test_perceptual_training_traces_both_terms(tmp_cache):
     result = ae.train_or_load(tiny(epochs=1, perceptual_weight=1.0), progress=False)
     assert {"pixel (BCE)", "perceptual", "val MSE"} <= set(result.trace[0])
     assert set(result.evaluation) == {"clarity", "FID", "recognisable", "MSE"}
+
+
+def test_prediction_trace_goes_through_the_latent_grid():
+    model = ae.Autoencoder(ae.AEConfig())
+    stages = dict(model.stages(torch.rand(2, 1, 28, 28)))
+    assert stages["input (padded)"].shape == (2, 1, 32, 32)
+    assert stages["latent grid"].shape == (2, 4, 8, 8)
+    names = [name for name, _ in model.stages(torch.rand(1, 1, 28, 28))]
+    assert names[-1] == "decoder Conv2d" and names.index("latent grid") < names.index(
+        "decoder ConvTranspose2d"
+    )
+    assert ae.AEConfig().key() == ae.AEConfig().key() != ae.AEConfig(width=8).key()

@@ -15,7 +15,6 @@ latent space of its autoencoder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from torch import nn
 from .checkpoints import (
     CheckpointError,
     cache_dir,
+    config_key,
     load_checkpoint,
     load_finished,
     save_checkpoint,
@@ -88,8 +88,7 @@ class AEConfig:
 
     def key(self) -> str:
         """A short hash of the configuration: the checkpoint's name."""
-        text = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return config_key(self)
 
 
 class Encoder(nn.Module):
@@ -152,6 +151,21 @@ class Autoencoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encode(images))
+
+    @torch.no_grad()
+    def stages(self, images: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        """The prediction trace: ``(name, tensor)`` after every layer of encoder and decoder,
+        from the padded input to the output logits (for shape tables)."""
+        x = pad32(images)
+        trace = [("input (padded)", x)]
+        x = x * 2 - 1  # the encoder's input scaling
+        for part, net in (("encoder", self.encoder.net), ("decoder", self.decoder.net)):
+            for layer in net:
+                x = layer(x)
+                trace.append((f"{part} {type(layer).__name__}", x))
+            if part == "encoder":
+                trace.append(("latent grid", x))
+        return trace
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, batch: int = 500) -> torch.Tensor:

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 __all__ = [
+    "config_key",
     "load_finished",
     "cache_dir",
     "atomic_write",
@@ -138,3 +139,11 @@ def load_finished(path: str | os.PathLike, config: dict[str, Any], epochs: int) 
         path.unlink(missing_ok=True)
         return None
     return state if len(json.loads(state["trace"])) == epochs else None
+
+
+def config_key(config: Any) -> str:
+    """A short hash of a configuration dataclass: the name of its cached checkpoint."""
+    from dataclasses import asdict
+
+    text = json.dumps(asdict(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from torch import nn
 from .checkpoints import (
     CheckpointError,
     cache_dir,
+    config_key,
     load_checkpoint,
     load_finished,
     save_checkpoint,
@@ -118,8 +118,7 @@ class GANConfig:
 
     def key(self) -> str:
         """A short hash of the configuration: the checkpoint's name."""
-        text = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return config_key(self)
 
 
 def init_weights(module: nn.Module) -> None:
