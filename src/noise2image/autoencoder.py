@@ -219,9 +219,8 @@ def train_autoencoder(
     With ``checkpoint``, the state is saved atomically after every epoch and an
     interrupted run resumes after its last complete epoch.
     """
-    from tqdm.auto import tqdm
-
     from .losses import PerceptualLoss
+    from .progress import progress_bar
 
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -245,7 +244,9 @@ def train_autoencoder(
             trace = []
     steps = len(images) // config.batch_size
     done = len(trace)
-    bar = tqdm(total=(config.epochs - done) * steps, desc="autoencoder", disable=not progress)
+    bar = progress_bar(
+        total=(config.epochs - done) * steps, desc="autoencoder", disable=not progress
+    )
     for epoch in range(done + 1, config.epochs + 1):
         started = time.perf_counter()
         sums = {"pixel (BCE)": 0.0, "perceptual": 0.0}

@@ -283,7 +283,7 @@ def train_feature_net(
     network labels pure noise as an "8" with 100 % confidence, which would make the
     recognisability metric meaningless.
     """
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -298,7 +298,7 @@ def train_feature_net(
         optimiser, max_lr=config.lr, total_steps=config.epochs * steps
     )
     trace = []
-    bar = tqdm(total=config.epochs * steps, desc="feature net", disable=not progress, leave=False)
+    bar = progress_bar(total=config.epochs * steps, desc="feature net", disable=not progress)
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
         model.train()

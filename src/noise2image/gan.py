@@ -285,7 +285,7 @@ def train_gan(
     D(G(z)), seconds, and for digits FID and recognisability of 500 samples against
     the held-out test split (course feature network).
     """
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -327,7 +327,9 @@ def train_gan(
             f"{len(images)} training pictures"
         )
     steps = len(images) // config.batch_size
-    bar = tqdm(total=(config.epochs - start_epoch + 1) * steps, desc="GAN", disable=not progress)
+    bar = progress_bar(
+        total=(config.epochs - start_epoch + 1) * steps, desc="GAN", disable=not progress
+    )
     for epoch in range(start_epoch, config.epochs + 1):
         G.train()
         D.train()

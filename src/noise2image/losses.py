@@ -382,7 +382,7 @@ def train_regression(
     Runs are deterministic for a given config: with a constant learning rate, the first
     ``k`` epochs of a longer run are exactly a ``k``-epoch run, which :func:`ablation` uses.
     """
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     evaluate_at = sorted(set(evaluate_at or [config.epochs]))
     for epoch in evaluate_at:
@@ -411,7 +411,9 @@ def train_regression(
     evaluation = _DigitEvaluation(seed=config.seed)
     result = RegressionResult(config, G, [])
     steps = len(images) // config.batch_size
-    bar = tqdm(total=config.epochs * steps, desc=desc or "SimpleGenerator", disable=not progress)
+    bar = progress_bar(
+        total=config.epochs * steps, desc=desc or "SimpleGenerator", disable=not progress
+    )
     done = 0
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()

@@ -168,7 +168,8 @@ def sweep(
     parameters first, then the recorded numbers and the run's seconds.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+
+    from .progress import progress_bar
 
     if not grid or any(len(values) == 0 for values in grid.values()):
         raise ValueError("the grid needs at least one parameter with at least one value")
@@ -176,7 +177,9 @@ def sweep(
     keys = list(grid)
     combinations = list(itertools.product(*(grid[key] for key in keys)))
     rows = []
-    for number, values in enumerate(tqdm(combinations, desc="sweep", disable=not progress), 1):
+    for number, values in enumerate(
+        progress_bar(combinations, desc="sweep", disable=not progress), 1
+    ):
         chosen = dict(zip(keys, values, strict=True))
         output = out / f"{notebook.stem}-{number:03d}.ipynb"
         result = run_notebook(notebook, output, {**dict(parameters or {}), **chosen})
