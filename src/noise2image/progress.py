@@ -3,10 +3,10 @@
 ``tqdm.auto`` draws an ipywidgets bar in a notebook. Its picture lives in the widget, so an
 executed notebook read without the widget JavaScript (the book offline, a notebook viewer)
 shows nothing where the bar was. :func:`progress_bar` draws the same tqdm bar as plain text
-into one display output and redraws that output in place, so a live notebook (Jupyter,
-Colab, VS Code) shows it moving and the stored notebook keeps the final line, e.g.
-``GAN: 100%|██████████| 790/790 [03:20<00:00, 3.94it/s]``. Outside a notebook it is
-tqdm's ordinary bar on standard error.
+into one display output and redraws that output in place (a display-data update), so a
+live notebook shows it moving and the stored notebook keeps the final line, such as chapter
+3's ``feature net: 100%|██████████| 756/756 [01:43<00:00,  7.30it/s]`` in a ``full`` build.
+Outside a notebook it is tqdm's ordinary bar on standard error.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class _DisplayLine:
 
 
 def in_notebook() -> bool:
-    """True inside a Jupyter kernel (JupyterLab, Colab, VS Code, papermill, the book build)."""
+    """True inside a Jupyter kernel (a notebook front end, papermill, the book build)."""
     try:
         from IPython import get_ipython
     except ImportError:
