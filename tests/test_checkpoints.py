@@ -42,23 +42,3 @@ def test_interrupted_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 def test_cache_dir_follows_the_environment(tmp_cache):
     assert checkpoints.cache_dir() == tmp_cache and tmp_cache.is_dir()
-
-
-def test_load_finished_keeps_unfinished_runs_and_removes_bad_ones(tmp_path, capsys):
-    import json
-
-    from conftest import tampered_copy
-
-    from noise2image.checkpoints import load_finished, save_checkpoint
-
-    path = tmp_path / "run.pt"
-    assert load_finished(path, {"a": 1}, epochs=2) is None
-    save_checkpoint(path, {"trace": json.dumps([{"epoch": 1}])}, {"a": 1})
-    assert load_finished(path, {"a": 1}, epochs=2) is None and path.exists()  # resumable
-    save_checkpoint(path, {"trace": json.dumps([{"epoch": 1}, {"epoch": 2}])}, {"a": 1})
-    assert json.loads(load_finished(path, {"a": 1}, epochs=2)["trace"])[-1] == {"epoch": 2}
-    assert load_finished(path, {"a": 2}, epochs=2) is None and not path.exists()  # mismatch
-    save_checkpoint(path, {"trace": "[]"}, {"a": 1})
-    tampered_copy(path, tmp_path)
-    assert load_finished(path, {"a": 1}, epochs=0) is None and not path.exists()  # corrupt
-    assert capsys.readouterr().out.count("cannot be used") == 2

@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from noise2image import data
+from noise2image import data, downloads
 from noise2image.profiles import ParameterError
 
 
@@ -125,53 +125,9 @@ def test_download_not_asked_fails_at_once_naming_the_embedded_set(tmp_path):
 
 def test_download_offline_fails_fast_and_leaves_nothing(tmp_path, monkeypatch):
     # an address that refuses at once stands in for "no internet" on any machine
-    monkeypatch.setitem(data._DOWNLOAD_HOSTS, "mnist", "127.0.0.1")
+    monkeypatch.setitem(downloads.DOWNLOAD_HOSTS, "mnist", "127.0.0.1")
     start = time.perf_counter()
     with pytest.raises(data.DatasetUnavailableError, match="mnist5k"):
         data.load_dataset("mnist", download=True, root=tmp_path)
     assert time.perf_counter() - start < 10.0
     assert list(tmp_path.iterdir()) == []
-
-
-def test_data_cards_measure_the_embedded_sets(emoji):
-    card = data.data_card("openmoji")
-    assert card.shape == f"{len(emoji)}×64×64×3"
-    assert "CC BY-SA 4.0" in card.licence and "OpenMoji" in card.attribution
-    assert data.data_card("mnist5k").shape == "5000×28×28×1"
-    assert not data.data_card("cifar10").embedded
-    assert set(card.to_frame().index) >= {"licence", "attribution", "shape (N×H×W×C)"}
-
-
-def test_pipeline_table_lists_the_eight_stages():
-    table = data.pipeline_table()
-    assert len(table) == 8 and list(table["chapter"]) == [str(i) for i in range(1, 9)]
-
-
-def test_normalise_and_denormalise_round_trip(digits):
-    raw = data.to_uint8(digits.images[:8])
-    assert raw.dtype == torch.uint8 and raw.max() == 255
-    tanh = data.normalise(raw, "tanh")
-    assert tanh.min() == -1 and tanh.max() == 1
-    assert torch.allclose(data.denormalise(tanh, "tanh"), raw.float() / 255)
-    assert torch.equal(data.normalise(raw, "unit"), raw.float() / 255)
-    with pytest.raises(ParameterError, match="'unit', 'tanh'"):
-        data.normalise(raw, "zero_one")
-
-
-def test_resize_and_crop(emoji):
-    small = data.resize(emoji.images[:4], 32)
-    assert small.shape == (4, 3, 32, 32)
-    cropped = data.resize(emoji.images[:4], 32, crop=0.5)
-    assert cropped.shape == (4, 3, 32, 32)
-    # the crop zooms in: less white border survives
-    assert cropped.mean() < small.mean()
-
-
-def test_augment_is_seeded_and_keeps_shape(emoji):
-    batch = emoji.images[:6]
-    first = data.augment(batch, torch.Generator().manual_seed(1))
-    again = data.augment(batch, torch.Generator().manual_seed(1))
-    other = data.augment(batch, torch.Generator().manual_seed(2))
-    assert first.shape == batch.shape and torch.equal(first, again)
-    assert not torch.equal(first, other)
-    assert 0 <= first.min() and first.max() <= 1

@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import tampered_copy
 
-from noise2image import features
+from noise2image import checkpoints, features
 from noise2image.checkpoints import CheckpointError
 from noise2image.data import load_dataset
 from noise2image.profiles import ParameterError
@@ -19,7 +19,7 @@ def test_shipped_network_is_at_least_97_percent_accurate_on_the_test_split(net):
     test = load_dataset("mnist5k", "test")
     accuracy = features.evaluate(net, test.images, test.labels)
     assert accuracy >= 0.97
-    meta = json.loads(features._shipped_files()[1].read_text())
+    meta = json.loads(checkpoints.shipped_files("feature_net")[1].read_text())
     assert abs(accuracy - meta["test_accuracy"]) < 1e-9
 
 
@@ -33,11 +33,12 @@ def test_feature_map_shapes(net):
         assert net(torch.rand(2, 3, 28, 28)).shape == (2, 10)  # colour is made grey
 
 
-def test_tampered_checkpoint_is_refused(tmp_path, net):
-    copy = tampered_copy(features._shipped_files()[0], tmp_path)
-    expected = json.loads(features._shipped_files()[1].read_text())["sha256"]
-    with pytest.raises(CheckpointError):
-        features.load_checkpoint(copy, sha256=expected)
+def test_tampered_shipped_network_is_refused(tmp_path, monkeypatch):
+    path, meta = checkpoints.shipped_files("feature_net")
+    copy = tampered_copy(path, tmp_path)
+    monkeypatch.setattr(checkpoints, "shipped_files", lambda stem: (copy, meta))
+    with pytest.raises(CheckpointError, match="checksum"):
+        features.load_feature_net()
 
 
 def test_short_training_beats_chance_by_far():

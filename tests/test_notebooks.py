@@ -42,3 +42,14 @@ def test_bad_profile_stops_in_the_first_cells_naming_the_allowed_ones(path, tmp_
         i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c["outputs"])
     )
     assert failed_at <= 4, f"failed only at code cell {failed_at}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_device_cuda_without_a_gpu_stops_in_the_first_cells(path, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is visible: device='cuda' is allowed here")
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        run_notebook(path, tmp_path / path.name, {"profile": "smoke", "device": "cuda"})
+    assert "ParameterError" in failure.value.ename and "no CUDA GPU" in failure.value.evalue

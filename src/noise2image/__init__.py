@@ -1,9 +1,27 @@
 """noise2image: the package behind the course *From Noise to Pictures*.
 
-One module per stage of the image-generation pipeline, named after it:
-``data`` (chapter 1), ``plotting`` (every chapter), ``profiles`` and ``checkpoints``
-(running and saving), ``widgets`` (quizzes and interactive pieces), ``runner``
-(papermill runs for instructors, tests and benchmarks).
+One module per stage of the image-generation pipeline, named after it, in pipeline order:
+
+* ``course`` -- the pipeline at a glance (introduction, chapter 1)
+* ``data`` -- collecting pictures: the embedded and downloadable data sets, splits (chapter 1)
+* ``datacards`` -- what to know about a data set: source, licence, shape (chapter 1)
+* ``downloads`` -- the only code that touches the network, and only when asked (chapters 1, 7)
+* ``preprocess`` -- value ranges, resizing, grey, blur, augmentation (chapter 2; used everywhere)
+* ``features`` -- hand-made filters and the course feature network (chapter 3)
+* ``metrics`` -- clarity, FID, KID, Inception Score, recognisability; the digit evaluation
+  every generator reports (chapter 3; used from chapter 4 on)
+* ``gan`` -- the DCGAN players, the game and its training loop (chapter 4)
+* ``generate`` -- the shipped GANs and sampling, interpolation, the layer trace (chapter 5)
+* ``losses`` -- sharpening, gradient-difference and perceptual losses (chapters 6 and 7)
+* ``regression`` -- chapter 6's blurry-generator experiment and its ablation
+* ``autoencoder`` -- the convolutional autoencoder and its latent grid (chapter 7)
+
+and the modules every chapter leans on: ``profiles`` (parameters, seeds, the device),
+``training`` (resumable checkpoints and moving averages shared by every training loop),
+``checkpoints`` (atomic files, checksums, the shipped models' files), ``progress`` (text
+progress bars), ``plotting`` (grids, panels, tables, ``show_source``), ``widgets``
+(quizzes, the rating widget, the latent explorer, each with a static form) and ``runner``
+(papermill runs and sweeps for instructors, tests and benchmarks).
 """
 
 __version__ = "0.1.0"

@@ -24,15 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import (
-    CheckpointError,
-    cache_dir,
-    config_key,
-    load_checkpoint,
-    load_finished,
-    save_checkpoint,
-)
+from .checkpoints import cache_dir, config_key
 from .profiles import check_choice, check_float, check_int
+from .training import load_finished, resume, save_progress
 
 __all__ = [
     "AEConfig",
@@ -41,6 +35,7 @@ __all__ = [
     "Autoencoder",
     "AEResult",
     "pad32",
+    "train_step",
     "train_autoencoder",
     "train_or_load",
     "evaluate_reconstructions",
@@ -169,12 +164,14 @@ class Autoencoder(nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
-        """Encode and decode ``images`` in inference mode: ``(B, 1, 32, 32)`` in [0, 1]."""
+        """Encode and decode ``images`` in inference mode: ``(B, 1, 32, 32)`` in [0, 1], computed
+        on the model's device and returned on the device of ``images``."""
         was_training = self.training
         self.eval()
-        out = torch.cat([self.decode(self.encode(part)) for part in images.split(batch)])
+        device = next(self.parameters()).device
+        parts = [self.decode(self.encode(part.to(device))) for part in images.split(batch)]
         self.train(was_training)
-        return out
+        return torch.cat(parts).to(images.device)
 
 
 @dataclass
@@ -198,10 +195,11 @@ def _digits(split: str, limit: int | None = None) -> torch.Tensor:
 
 def evaluate_reconstructions(model: Autoencoder, images: torch.Tensor | None = None) -> dict:
     """Clarity, FID, recognisable and pixel MSE of the reconstructions of ``images``
-    (default: the first 500 test digits, padded to 32x32) against the originals."""
-    from .losses import evaluate_digits
+    (default: the first 500 test digits, padded to 32x32) against the originals, computed
+    on the model's device (MSE and clarity on the CPU)."""
+    from .metrics import evaluate_digits
 
-    real = _digits("test")[:500] if images is None else pad32(images)
+    real = _digits("test")[:500] if images is None else pad32(images).cpu()
     rebuilt = model.reconstruct(real)
     return {**evaluate_digits(rebuilt, real), "MSE": F.mse_loss(rebuilt, real).item()}
 
@@ -211,10 +209,30 @@ def checkpoint_path(config: AEConfig) -> Path:
     return cache_dir() / "autoencoder" / f"ae-{config.key()}.pt"
 
 
+def train_step(model, opt, real, perceptual=None, perceptual_weight=1.0) -> dict[str, float]:
+    """One update of the autoencoder on a batch of digits ``real`` in [0, 1]: the pixel loss
+    (BCE with logits: a Sigmoid + MSE version collapsed to black here) plus, with
+    ``perceptual``, ``perceptual_weight`` x the perceptual loss of the reconstruction."""
+    logits = model(real)
+    loss = pixel = F.binary_cross_entropy_with_logits(logits, real)
+    terms = {"pixel (BCE)": pixel.item()}
+    if perceptual is not None:
+        feature_loss = perceptual(torch.sigmoid(logits), real)
+        loss = loss + perceptual_weight * feature_loss
+        terms["perceptual"] = feature_loss.item()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return terms
+
+
 def train_autoencoder(
-    config: AEConfig, checkpoint: str | Path | None = None, progress: bool = True
+    config: AEConfig,
+    checkpoint: str | Path | None = None,
+    progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> AEResult:
-    """Train for ``config.epochs`` epochs with BCE-with-logits pixel loss (+ perceptual).
+    """Train for ``config.epochs`` epochs on ``device`` with the pixel loss (+ perceptual).
 
     With ``checkpoint``, the state is saved atomically after every epoch and an
     interrupted run resumes after its last complete epoch.
@@ -223,47 +241,30 @@ def train_autoencoder(
     from .progress import progress_bar
 
     torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    images = _digits("train", config.limit)
-    val = _digits("val")[:500]
-    model = Autoencoder(config)
+    rng = torch.Generator().manual_seed(config.seed)
+    images = _digits("train", config.limit).to(device)
+    val = _digits("val")[:500].to(device)
+    model = Autoencoder(config).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    perceptual = PerceptualLoss(config.perceptual_net) if config.perceptual_weight > 0 else None
-    trace: list[dict] = []
-    if checkpoint is not None and Path(checkpoint).exists():
-        try:
-            state = load_checkpoint(checkpoint, config=asdict(config))["state"]
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["opt"])
-            generator.set_state(state["rng"])
-            torch.set_rng_state(state["torch_rng"])
-            trace = json.loads(state["trace"])
-            print(f"resuming from {checkpoint} after epoch {len(trace)}")
-        except CheckpointError as error:
-            print(f"ignoring the checkpoint ({error}); training from the start")
-            trace = []
+    perceptual = None
+    if config.perceptual_weight > 0:
+        perceptual = PerceptualLoss(config.perceptual_net, device=device)
+    parts = {"model": model, "opt": opt}
+    trace, _ = resume(checkpoint, asdict(config), parts, rng)
     steps = len(images) // config.batch_size
-    done = len(trace)
     bar = progress_bar(
-        total=(config.epochs - done) * steps, desc="autoencoder", disable=not progress
+        total=(config.epochs - len(trace)) * steps, desc="autoencoder", disable=not progress
     )
-    for epoch in range(done + 1, config.epochs + 1):
+    for epoch in range(len(trace) + 1, config.epochs + 1):
         started = time.perf_counter()
         sums = {"pixel (BCE)": 0.0, "perceptual": 0.0}
-        order = torch.randperm(len(images), generator=generator)
+        order = torch.randperm(len(images), generator=rng).to(device)
         model.train()
         for step in range(steps):
             real = images[order[step * config.batch_size : (step + 1) * config.batch_size]]
-            logits = model(real)
-            loss = pixel = F.binary_cross_entropy_with_logits(logits, real)
-            sums["pixel (BCE)"] += pixel.item()
-            if perceptual is not None:
-                feature_loss = perceptual(torch.sigmoid(logits), real)
-                loss = loss + config.perceptual_weight * feature_loss
-                sums["perceptual"] += feature_loss.item()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            terms = train_step(model, opt, real, perceptual, config.perceptual_weight)
+            for name, value in terms.items():
+                sums[name] += value
             bar.update(1)
         row = {"epoch": epoch, **{k: v / steps for k, v in sums.items()}}
         if perceptual is None:
@@ -272,14 +273,7 @@ def train_autoencoder(
         row["seconds"] = time.perf_counter() - started
         trace.append(row)
         if checkpoint is not None:
-            state = {
-                "model": model.state_dict(),
-                "opt": opt.state_dict(),
-                "rng": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "trace": json.dumps(trace),
-            }
-            save_checkpoint(checkpoint, state, asdict(config))
+            save_progress(checkpoint, asdict(config), parts, rng, trace)
     bar.close()
     model.eval()
     return _finish(config, model, trace, images, loaded=False)
@@ -298,19 +292,22 @@ def _finish(config, model, trace, images, loaded) -> AEResult:
     )
 
 
-def train_or_load(config: AEConfig, progress: bool = True) -> AEResult:
-    """A trained autoencoder for ``config``: loaded if a complete checkpoint with this exact
-    configuration exists, otherwise trained (resuming an interrupted run).
+def train_or_load(
+    config: AEConfig, progress: bool = True, device: str | torch.device = "cpu"
+) -> AEResult:
+    """A trained autoencoder for ``config`` on ``device``: loaded if a complete checkpoint with
+    this exact configuration exists, otherwise trained (resuming an interrupted run).
 
     A corrupt or mismatched checkpoint is reported and retrained, never loaded.
     """
     path = checkpoint_path(config)
     state = load_finished(path, asdict(config), config.epochs)
-    if state is not None:
-        model = Autoencoder(config)
-        model.load_state_dict(state["model"])
-        model.eval()
-        print(f"loaded the trained autoencoder from {path}")
-        trace = json.loads(state["trace"])
-        return _finish(config, model, trace, _digits("train", config.limit), loaded=True)
-    return train_autoencoder(config, checkpoint=path, progress=progress)
+    if state is None:
+        return train_autoencoder(config, checkpoint=path, progress=progress, device=device)
+    model = Autoencoder(config)
+    model.load_state_dict(state["model"])
+    model = model.to(device).eval()
+    print(f"loaded the trained autoencoder from {path}")
+    trace = json.loads(state["trace"])
+    images = _digits("train", config.limit).to(device)
+    return _finish(config, model, trace, images, loaded=True)

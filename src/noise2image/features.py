@@ -22,15 +22,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import load_checkpoint, save_checkpoint, sha256_file
-from .profiles import check_float, check_int
+from .checkpoints import load_shipped_file, write_shipped
+from .preprocess import blur, grey, random_blur, random_shift
+from .profiles import check_choice, check_float, check_int
 
 __all__ = [
     "FILTERS",
@@ -41,8 +41,8 @@ __all__ = [
     "apply_filter",
     "FeatureConfig",
     "FeatureNet",
-    "augment_shift",
-    "augment_blur",
+    "make_outliers",
+    "train_step",
     "train_feature_net",
     "evaluate",
     "load_feature_net",
@@ -78,8 +78,8 @@ def example_photo(name: str = "chelsea", size: int = 256) -> torch.Tensor:
     ``"chelsea"`` is the cat photograph shipped with scikit-image (centre square);
     ``"openmoji_cat"`` is OpenMoji's cat face drawn with the colour font.
     """
-    from .data import render_openmoji, resize
-    from .profiles import check_choice
+    from .data import render_openmoji
+    from .preprocess import resize
 
     check_choice("photo", name, PHOTOS)
     if name == "chelsea":
@@ -171,11 +171,7 @@ class FeatureNet(nn.Module):
         self.head = nn.Linear(128, 10)
 
     def forward(self, x: torch.Tensor, return_features: bool = False):
-        if x.shape[1] == 3:
-            x = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)).sum(
-                1, keepdim=True
-            )
-        x = (x - 0.1307) / 0.3081  # MNIST statistics
+        x = (grey(x) - 0.1307) / 0.3081  # MNIST statistics
         b1 = self.block1(x)
         b2 = self.block2(b1)
         b3 = self.block3(b2)
@@ -193,55 +189,21 @@ class FeatureNet(nn.Module):
 # ----------------------------------------------------------------------------- training
 
 
-def augment_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Shift each image by a random whole number of pixels (zero fill), as a batch."""
-    if max_shift == 0:
-        return images
-    b, c, h, w = images.shape
-    padded = F.pad(images, (max_shift,) * 4)
-    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
-    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
-    rows = (dy.view(b, 1) + torch.arange(h).view(1, h)).view(b, 1, h, 1)
-    cols = (dx.view(b, 1) + torch.arange(w).view(1, w)).view(b, 1, 1, w)
-    batch = torch.arange(b).view(b, 1, 1, 1)
-    channel = torch.arange(c).view(1, c, 1, 1)
-    return padded[batch, channel, rows, cols]
-
-
-def augment_blur(images: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
-    """Blur a random ``share`` of the images with a random sigma in [0.3, 1] pixels.
-
-    A softly drawn digit is still a digit: this keeps the classifier's confidence (and
-    so the recognisability metric) about *what* a picture shows, leaving *how sharp* it
-    is to the clarity score.
-    """
-    from torchvision.transforms.functional import gaussian_blur
-
-    if share == 0:
-        return images
-    chosen = torch.rand(len(images), generator=generator) < share
-    sigma = 0.3 + 0.7 * torch.rand(1, generator=generator).item()
-    blurred = gaussian_blur(images, [5, 5], [sigma, sigma])
-    return torch.where(chosen.view(-1, 1, 1, 1), blurred, images)
-
-
-def make_outliers(n: int, size: int, generator: torch.Generator, pictures: torch.Tensor | None):
+def make_outliers(n: int, size: int, rng: torch.Generator, pictures: torch.Tensor | None):
     """``n`` pictures that are not digits: uniform noise, smooth blobs, and other pictures.
 
     ``pictures`` are grey ``(M, 1, size, size)`` non-digit images (for example emoji);
-    the blobs are Gaussian-smoothed noise stretched to [0, 1].
+    the blobs are Gaussian-smoothed noise stretched to [0, 1]. Made on the CPU.
     """
-    from torchvision.transforms.functional import gaussian_blur
-
-    kinds = torch.randint(0, 3 if pictures is not None else 2, (n,), generator=generator)
-    out = torch.rand(n, 1, size, size, generator=generator)
-    blobs = gaussian_blur(torch.rand(n, 1, size, size, generator=generator), [9, 9], [1.5, 1.5])
+    kinds = torch.randint(0, 3 if pictures is not None else 2, (n,), generator=rng)
+    out = torch.rand(n, 1, size, size, generator=rng)
+    blobs = blur(torch.rand(n, 1, size, size, generator=rng), 1.5, size=9)
     low = blobs.amin(dim=(2, 3), keepdim=True)
     high = blobs.amax(dim=(2, 3), keepdim=True)
     blobs = ((blobs - low) / (high - low + 1e-6) * 1.5 - 0.5).clamp(0, 1)
     out = torch.where((kinds == 1).view(n, 1, 1, 1), blobs, out)
     if pictures is not None:
-        pick = pictures[torch.randint(0, len(pictures), (n,), generator=generator)]
+        pick = pictures[torch.randint(0, len(pictures), (n,), generator=rng)]
         out = torch.where((kinds == 2).view(n, 1, 1, 1), pick, out)
     return out
 
@@ -251,18 +213,40 @@ def _emoji_outliers(size: int) -> torch.Tensor:
     from .data import load_dataset
 
     emoji = load_dataset("openmoji", "train", seed=0).images
-    grey = (emoji * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    return 1 - F.interpolate(grey, size=(size, size), mode="area")
+    return 1 - F.interpolate(grey(emoji), size=(size, size), mode="area")
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = 500):
-    """Accuracy (0-1) of ``model`` on ``images``/``labels``."""
+    """Accuracy (0-1) of ``model`` on ``images``/``labels`` (computed on the model's device)."""
     model.eval()
+    device = next(model.parameters()).device
     correct = 0
     for i in range(0, len(images), batch):
-        correct += (model(images[i : i + batch]).argmax(1) == labels[i : i + batch]).sum().item()
+        guess = model(images[i : i + batch].to(device)).argmax(1).cpu()
+        correct += (guess == labels[i : i + batch].cpu()).sum().item()
     return correct / len(images)
+
+
+def train_step(model, optimiser, x, y, outliers=None, outlier_weight=0.5):
+    """One update of the feature network on digits ``x`` with labels ``y``.
+
+    With ``outliers`` (pictures that are not digits), their target is "no confidence in
+    any class": cross-entropy to the uniform distribution, weighted ``outlier_weight``.
+    Returns the loss and the digits' logits.
+    """
+    if outliers is not None:
+        all_logits = model(torch.cat([x, outliers]))
+        logits = all_logits[: len(x)]
+        to_uniform = -all_logits[len(x) :].log_softmax(1).mean()
+        loss = F.cross_entropy(logits, y) + outlier_weight * to_uniform
+    else:
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return loss, logits
 
 
 def train_feature_net(
@@ -270,25 +254,24 @@ def train_feature_net(
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
     progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> tuple[FeatureNet, list[dict]]:
-    """Train a :class:`FeatureNet` with Adam and a one-cycle schedule; return it and a trace.
+    """Train a :class:`FeatureNet` with AdamW and a one-cycle schedule on ``device``;
+    return it and a trace (one row per epoch: epoch, loss, train acc, val acc, seconds).
 
-    ``train`` and ``val`` are ``(images, labels)`` tensors. The trace has one row per
-    epoch: epoch, loss, train accuracy, val accuracy, seconds.
-
-    A share of the digits is blurred a little (:func:`augment_blur`): a soft digit is
-    still a digit. Besides the digits, every batch holds half as many pictures that are *not* digits
-    (:func:`make_outliers`), whose target is "no confidence in any class" (cross-entropy
-    to the uniform distribution, weight ``config.outlier_weight``). Without them the
-    network labels pure noise as an "8" with 100 % confidence, which would make the
+    ``train`` and ``val`` are ``(images, labels)`` tensors. A share of the digits is
+    blurred a little (:func:`~noise2image.preprocess.random_blur`): a soft digit is still a
+    digit. Every batch also holds half as many pictures that are *not* digits
+    (:func:`make_outliers`) with the target "no confidence" (:func:`train_step`): without
+    them the network calls pure noise an "8" with 100 % confidence, which would make the
     recognisability metric meaningless.
     """
     from .progress import progress_bar
 
     torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    model = FeatureNet()
-    images, labels = train
+    rng = torch.Generator().manual_seed(config.seed)
+    model = FeatureNet().to(device)
+    images, labels = train[0].to(device), train[1].to(device)
     pictures = _emoji_outliers(images.shape[-1]) if config.outlier_weight > 0 else None
     steps = -(-len(images) // config.batch_size)
     optimiser = torch.optim.AdamW(
@@ -302,34 +285,23 @@ def train_feature_net(
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
         model.train()
-        order = torch.randperm(len(images), generator=generator)
+        order = torch.randperm(len(images), generator=rng).to(device)
         total, correct = 0.0, 0
         for i in range(0, len(images), config.batch_size):
             index = order[i : i + config.batch_size]
-            x = augment_shift(images[index], config.max_shift, generator)
-            x = augment_blur(x, config.blur_share, generator)
-            y = labels[index]
+            x = random_shift(images[index], config.max_shift, rng)
+            x = random_blur(x, config.blur_share, rng)
+            outliers = None
             if config.outlier_weight > 0:
-                outliers = make_outliers(len(index) // 2, x.shape[-1], generator, pictures)
-                all_logits = model(torch.cat([x, outliers]))
-                logits = all_logits[: len(index)]
-                to_uniform = -all_logits[len(index) :].log_softmax(1).mean()
-                loss = F.cross_entropy(logits, y) + config.outlier_weight * to_uniform
-            else:
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+                outliers = make_outliers(len(index) // 2, x.shape[-1], rng, pictures).to(device)
+            loss, logits = train_step(
+                model, optimiser, x, labels[index], outliers, config.outlier_weight
+            )
             schedule.step()
             total += loss.item() * len(index)
-            correct += (logits.argmax(1) == y).sum().item()
+            correct += (logits.argmax(1) == labels[index]).sum().item()
             bar.update(1)
-        row = {
-            "epoch": epoch,
-            "loss": total / len(images),
-            "train acc": correct / len(images),
-        }
+        row = {"epoch": epoch, "loss": total / len(images), "train acc": correct / len(images)}
         if val is not None:
             row["val acc"] = evaluate(model, *val)
         row["seconds"] = time.perf_counter() - start
@@ -342,34 +314,26 @@ def train_feature_net(
 # ----------------------------------------------------------------------------- the shipped copy
 
 SHIPPED_CONFIG = FeatureConfig()
-_SHIPPED_PATH = "checkpoints/feature_net.pt"
-_SHIPPED_META = "checkpoints/feature_net.json"
+_STEM = "feature_net"
 
 
-def _shipped_files() -> tuple[Path, Path]:
-    root = Path(str(resources.files(__package__)))
-    return root / _SHIPPED_PATH, root / _SHIPPED_META
-
-
-def load_feature_net(path: str | Path | None = None) -> FeatureNet:
-    """The trained course feature network, in eval mode.
+def load_feature_net(
+    path: str | Path | None = None, device: str | torch.device = "cpu"
+) -> FeatureNet:
+    """The trained course feature network, in eval mode, on ``device``.
 
     Loads the checkpoint shipped inside the package (or ``path``) after checking its
     SHA-256 against ``feature_net.json``; raises ``CheckpointError`` if it differs.
     """
-    default, meta_path = _shipped_files()
-    meta = json.loads(meta_path.read_text())
-    payload = load_checkpoint(
-        path or default, config=meta["config"], sha256=None if path else meta["sha256"]
-    )
+    payload, _ = load_shipped_file(_STEM, path)
     model = FeatureNet()
     model.load_state_dict(payload["state"]["model"])
-    model.eval()
-    return model
+    return model.to(device).eval()
 
 
 def retrain_shipped(out: Path | None = None) -> dict:
-    """Train with :data:`SHIPPED_CONFIG` on ``mnist5k`` and write the checkpoint + metadata."""
+    """Train with :data:`SHIPPED_CONFIG` on ``mnist5k`` (on the CPU, one thread, so the bits
+    are reproducible) and write the checkpoint + metadata (or only the checkpoint to ``out``)."""
     from .data import load_dataset
 
     torch.use_deterministic_algorithms(True)
@@ -379,21 +343,13 @@ def retrain_shipped(out: Path | None = None) -> dict:
     start = time.perf_counter()
     model, trace = train_feature_net(SHIPPED_CONFIG, (train.images, train.labels))
     seconds = time.perf_counter() - start
-    default, meta_path = _shipped_files()
-    out = Path(out) if out else default
-    config = asdict(SHIPPED_CONFIG)
-    save_checkpoint(out, {"model": model.state_dict()}, config)
     meta = {
-        "config": config,
-        "sha256": sha256_file(out),
         "test_accuracy": evaluate(model, test.images, test.labels),
         "train_seconds": round(seconds, 1),
         "torch": torch.__version__,
         "command": "python -m noise2image.features --retrain",
     }
-    if out == default:
-        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-    return meta
+    return write_shipped(_STEM, {"model": model.state_dict()}, asdict(SHIPPED_CONFIG), meta, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""Training a GAN: the DCGAN generator and discriminator, the training loop, sampling.
+"""Training a GAN (chapter 4): the DCGAN generator and discriminator, the game, the loop.
 
 Two players (Goodfellow et al., 2014; the DCGAN architecture of Radford et al., 2015):
 
@@ -7,12 +7,17 @@ Two players (Goodfellow et al., 2014; the DCGAN architecture of Radford et al., 
 * the discriminator ``D`` maps a picture (and the label) to one logit: real or fake.
 
 ``D`` is trained to tell real from generated pictures, ``G`` to make ``D`` say "real".
-The network, the training loop and the sampling are separate functions, so a chapter
-can show each on its own.
+Sampling from a trained generator, and the shipped GANs, are in :mod:`noise2image.generate`.
 
 >>> config = GANConfig(dataset="mnist5k", epochs=10)
->>> result = train_or_load(config)          # trains, or loads a cached checkpoint
+>>> result = train_or_load(config, device="cpu")   # trains, or loads a cached checkpoint
+>>> from noise2image.generate import sample
 >>> pictures = sample(result.generator, 16, seed=0)   # (16, 1, 28, 28) in [-1, 1]
+
+The pieces of the game are public and short, so that chapter 4 can show them and chapter 6
+can reuse them: :func:`discriminator_step` (one update of ``D``), :func:`generator_loss` and
+:func:`train_step` (one round); :mod:`noise2image.training` has the moving average and the
+resumable checkpoints that every training loop shares.
 """
 
 from __future__ import annotations
@@ -28,30 +33,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import (
-    CheckpointError,
-    cache_dir,
-    config_key,
-    load_checkpoint,
-    load_finished,
-    save_checkpoint,
-)
-from .profiles import check_choice, check_float, check_int
+from .checkpoints import cache_dir, config_key
+from .profiles import ParameterError, check_choice, check_float, check_int
+from .training import frozen, load_finished, resume, save_progress, update_average
 
 __all__ = [
+    "NZ",
+    "N_CLASSES",
+    "FAILURES",
     "GANConfig",
+    "replace",
     "Generator",
     "Discriminator",
     "init_weights",
+    "discriminator_step",
+    "generator_loss",
+    "train_step",
     "train_gan",
     "train_or_load",
+    "checkpoint_path",
     "GANResult",
-    "sample",
-    "layer_trace",
-    "interpolate",
-    "from_seed",
-    "update_average",
-    "FAILURES",
 ]
 
 DATASETS = ("mnist5k", "openmoji")
@@ -102,7 +103,7 @@ class GANConfig:
         if self.limit is not None:
             check_int("limit", self.limit, minimum=self.batch_size)
         if self.conditional and self.dataset != "mnist5k":
-            raise ValueError("conditional=True needs labels: use dataset='mnist5k'")
+            raise ParameterError("conditional=True needs labels: use dataset='mnist5k'")
 
     @property
     def image_size(self) -> int:
@@ -226,6 +227,67 @@ class Discriminator(nn.Module):
         return self.blocks(images).flatten()
 
 
+# ----------------------------------------------------------------------------- the game
+
+
+def discriminator_step(D, opt_d, real, fake, labels=None, real_label: float = 1.0):
+    """One update of the discriminator: minimise BCE(D(x), real_label) + BCE(D(G(z)), 0).
+
+    ``fake`` is detached, so no gradient reaches the generator; a ``real_label`` below 1
+    is one-sided label smoothing. Returns the loss and the logits of both batches.
+    """
+    b = real.shape[0]
+    logits_real, logits_fake = D(real, labels), D(fake.detach(), labels)
+    loss = F.binary_cross_entropy_with_logits(
+        logits_real, torch.full((b,), real_label, device=real.device)
+    ) + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros(b, device=real.device))
+    opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_d.step()
+    return loss, logits_real, logits_fake
+
+
+def generator_loss(D, fake, labels=None) -> torch.Tensor:
+    """The generator's "non-saturating" loss BCE(D(G(z)), 1) (Goodfellow et al., 2014)."""
+    target = torch.ones(fake.shape[0], device=fake.device)
+    return F.binary_cross_entropy_with_logits(D(fake, labels), target)
+
+
+def train_step(G, D, opt_g, opt_d, real, labels, config, rng, d_steps=1, g_steps=1):
+    """One round of the game: ``d_steps`` discriminator updates, then ``g_steps`` generator ones.
+
+    The generator's batch is made once and used by both players (detached for ``D``), and
+    ``D`` is frozen while ``G`` learns. The noise comes from ``rng`` on the CPU.
+    """
+    b = real.shape[0]
+
+    def noise() -> torch.Tensor:
+        return torch.randn(b, NZ, generator=rng).to(real.device)
+
+    fake = G(noise(), labels)
+    for step in range(d_steps):
+        if step:  # extra discriminator steps (a deliberately strong D) get fresh fakes
+            with torch.no_grad():
+                fake = G(noise(), labels)
+        loss_d, logits_real, logits_fake = discriminator_step(
+            D, opt_d, real, fake, labels, config.real_label
+        )
+    with frozen(D):
+        for step in range(g_steps):
+            if step or d_steps > 1:
+                fake = G(noise(), labels)
+            loss_g = generator_loss(D, fake, labels)
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+    return {
+        "loss_D": loss_d.item(),
+        "loss_G": loss_g.item(),
+        "D(x)": torch.sigmoid(logits_real).mean().item(),
+        "D(G(z))": torch.sigmoid(logits_fake).mean().item(),
+    }
+
+
 # ----------------------------------------------------------------------------- training
 
 
@@ -243,7 +305,8 @@ class GANResult:
 
 
 def _training_data(config: GANConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
-    from .data import load_dataset, normalise
+    from .data import load_dataset
+    from .preprocess import normalise
 
     train = load_dataset(config.dataset, "train", seed=0)
     images = normalise(train.images, "tanh")
@@ -254,10 +317,11 @@ def _training_data(config: GANConfig) -> tuple[torch.Tensor, torch.Tensor | None
     return images.contiguous(), labels
 
 
-def _fixed_inputs(config: GANConfig, n: int = 64):
-    generator = torch.Generator().manual_seed(10_000 + config.seed)
-    z = torch.randn(n, NZ, generator=generator)
-    labels = torch.arange(n) % N_CLASSES if config.n_classes else None
+def _fixed_inputs(config: GANConfig, n: int = 64, offset: int = 10_000, device="cpu"):
+    """The same ``n`` noise vectors (and labels 0-9 in turn) for every epoch of a run."""
+    rng = torch.Generator().manual_seed(offset + config.seed)
+    z = torch.randn(n, NZ, generator=rng).to(device)
+    labels = (torch.arange(n) % N_CLASSES).to(device) if config.n_classes else None
     return z, labels
 
 
@@ -276,8 +340,9 @@ def train_gan(
     progress: bool = True,
     evaluate: bool = True,
     log: bool = True,
+    device: str | torch.device = "cpu",
 ) -> GANResult:
-    """Train a GAN for ``config.epochs`` epochs, one trace row per epoch.
+    """Train a GAN for ``config.epochs`` epochs on ``device``, one trace row per epoch.
 
     With ``checkpoint``, the state is saved atomically after every epoch, and a run
     whose checkpoint exists (same config) resumes after its last complete epoch: an
@@ -285,67 +350,52 @@ def train_gan(
     D(G(z)), seconds, and for digits FID and recognisability of 500 samples against
     the held-out test split (course feature network).
     """
+    from .metrics import DigitEvaluator
+    from .preprocess import denormalise, random_flip
     from .progress import progress_bar
 
     torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    rng = torch.Generator().manual_seed(config.seed)
     images, labels = _training_data(config)
     G, D = Generator(config), Discriminator(config)
     # channels_last measurably speeds up these convolutions on a CPU (benchmarks/)
-    G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    images = images.contiguous(memory_format=torch.channels_last)
+    G = G.to(device=device, memory_format=torch.channels_last)
+    D = D.to(device=device, memory_format=torch.channels_last)
+    images = images.to(device).contiguous(memory_format=torch.channels_last)
+    labels = None if labels is None else labels.to(device)
     lr_g, lr_d, d_steps, g_steps = _schedule(config)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(config.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(config.beta1, 0.999))
     G_avg = copy.deepcopy(G).requires_grad_(False)
-    fixed_z, fixed_labels = _fixed_inputs(config)
-    trace: list[dict] = []
-    snapshots: list[torch.Tensor] = []
-    start_epoch = 1
-    if checkpoint is not None and Path(checkpoint).exists():
-        try:
-            state = load_checkpoint(checkpoint, config=asdict(config))["state"]
-            G.load_state_dict(state["training_generator"])
-            G_avg.load_state_dict(state["generator"])
-            D.load_state_dict(state["discriminator"])
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
-            generator.set_state(state["rng"])
-            torch.set_rng_state(state["torch_rng"])
-            trace = json.loads(state["trace"])
-            snapshots = list(state["snapshots"])
-            start_epoch = len(trace) + 1
-            if log and start_epoch <= config.epochs:
-                print(f"resuming from {checkpoint} after epoch {start_epoch - 1}")
-        except CheckpointError as error:
-            print(f"ignoring the checkpoint ({error}); training from the start")
-    evaluator = _Evaluator(config) if evaluate and config.dataset == "mnist5k" else None
-    if log and start_epoch == 1:
+    fixed_z, fixed_labels = _fixed_inputs(config, device=device)
+    parts = {"training_generator": G, "generator": G_avg, "discriminator": D}
+    parts.update(opt_g=opt_g, opt_d=opt_d)
+    trace, state = resume(checkpoint, asdict(config), parts, rng, log=log)
+    snapshots = list(state["snapshots"]) if trace else []
+    evaluator = None
+    if evaluate and config.dataset == "mnist5k":
+        evaluator = DigitEvaluator(metrics=("FID", "recognisable"), device=device)
+        eval_z, eval_labels = _fixed_inputs(config, 500, 20_000, device)
+    if log and not trace:
         print(
             f"G: {sum(p.numel() for p in G.parameters()):,} parameters, "
             f"D: {sum(p.numel() for p in D.parameters()):,} parameters, "
             f"{len(images)} training pictures"
         )
     steps = len(images) // config.batch_size
-    bar = progress_bar(
-        total=(config.epochs - start_epoch + 1) * steps, desc="GAN", disable=not progress
-    )
-    for epoch in range(start_epoch, config.epochs + 1):
+    bar = progress_bar(total=(config.epochs - len(trace)) * steps, desc="GAN", disable=not progress)
+    for epoch in range(len(trace) + 1, config.epochs + 1):
         G.train()
         D.train()
         started = time.perf_counter()
         sums = {"loss_D": 0.0, "loss_G": 0.0, "D(x)": 0.0, "D(G(z))": 0.0}
-        order = torch.randperm(len(images), generator=generator)
+        order = torch.randperm(len(images), generator=rng).to(device)
         for step in range(steps):
             index = order[step * config.batch_size : (step + 1) * config.batch_size]
-            real = images[index]
-            if config.flip:
-                flips = torch.rand(len(real), generator=generator) < 0.5
-                real = torch.where(flips.view(-1, 1, 1, 1), real.flip(-1), real)
+            real = random_flip(images[index], rng) if config.flip else images[index]
             y = labels[index] if config.n_classes else None
-            stats = train_step(G, D, opt_g, opt_d, real, y, config, generator, d_steps, g_steps)
-            done = (epoch - 1) * steps + step  # early on, average over fewer states
-            update_average(G_avg, G, min(config.ema, (1 + done) / (10 + done)))
+            stats = train_step(G, D, opt_g, opt_d, real, y, config, rng, d_steps, g_steps)
+            update_average(G_avg, G, config.ema, step=(epoch - 1) * steps + step)
             for name in sums:
                 sums[name] += stats[name]
             bar.update(1)
@@ -353,108 +403,16 @@ def train_gan(
         row["seconds"] = time.perf_counter() - started
         G_avg.eval()
         with torch.no_grad():
-            snapshots.append(G_avg(fixed_z, fixed_labels).detach())
-        if evaluator is not None:
-            row.update(evaluator(G_avg))
+            snapshots.append(G_avg(fixed_z, fixed_labels).cpu())
+            if evaluator is not None:
+                row.update(evaluator(denormalise(G_avg(eval_z, eval_labels))))
         trace.append(row)
         if checkpoint is not None:
-            _save(checkpoint, config, G, G_avg, D, opt_g, opt_d, generator, trace, snapshots)
+            extra = {"snapshots": torch.stack(snapshots)}
+            save_progress(checkpoint, asdict(config), parts, rng, trace, **extra)
     bar.close()
     D.eval()
     return GANResult(config, G_avg, D, trace, torch.stack(snapshots))
-
-
-@torch.no_grad()
-def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
-    """Exponential moving average of the weights (and a copy of BatchNorm's statistics).
-
-    Sampling from the average of the last few hundred generator states, instead of the
-    last one, smooths out the back-and-forth of the game (Karras et al., 2018).
-    """
-    for a, p in zip(average.parameters(), model.parameters(), strict=True):
-        a.lerp_(p, 1.0 - decay)
-    for a, b in zip(average.buffers(), model.buffers(), strict=True):
-        a.copy_(b)
-
-
-def train_step(G, D, opt_g, opt_d, real, labels, config, generator, d_steps=1, g_steps=1):
-    """One round of the game: ``d_steps`` discriminator updates, then ``g_steps`` generator ones.
-
-    The discriminator minimises BCE(D(x), real_label) + BCE(D(G(z)), 0); the generator
-    minimises BCE(D(G(z)), 1), the "non-saturating" loss of Goodfellow et al. Two things
-    keep it fast on a CPU: the generator's batch is made once and used by both players
-    (detached for the discriminator), and the discriminator's weights are frozen while
-    the generator learns, so no gradient is computed for weights that will not move.
-    """
-    b = real.shape[0]
-    target_real = torch.full((b,), config.real_label)
-    fake = G(torch.randn(b, NZ, generator=generator), labels)
-    for step in range(d_steps):
-        if step:  # extra discriminator steps (a deliberately strong D) get fresh fakes
-            with torch.no_grad():
-                fake = G(torch.randn(b, NZ, generator=generator), labels)
-        logits_real, logits_fake = D(real, labels), D(fake.detach(), labels)
-        loss_d = F.binary_cross_entropy_with_logits(
-            logits_real, target_real
-        ) + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros(b))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-    D.requires_grad_(False)
-    for step in range(g_steps):
-        if step or d_steps > 1:
-            fake = G(torch.randn(b, NZ, generator=generator), labels)
-        loss_g = F.binary_cross_entropy_with_logits(D(fake, labels), torch.ones(b))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-    D.requires_grad_(True)
-    return {
-        "loss_D": loss_d.item(),
-        "loss_G": loss_g.item(),
-        "D(x)": torch.sigmoid(logits_real).mean().item(),
-        "D(G(z))": torch.sigmoid(logits_fake).mean().item(),
-    }
-
-
-class _Evaluator:
-    """FID and recognisability of 500 generated digits against the held-out test split."""
-
-    def __init__(self, config: GANConfig, n: int = 500):
-        from .data import load_dataset
-        from .features import load_feature_net
-
-        self.net = load_feature_net()
-        self.real = load_dataset("mnist5k", "test", seed=0).images[:n]
-        z_gen = torch.Generator().manual_seed(20_000 + config.seed)
-        self.z = torch.randn(n, NZ, generator=z_gen)
-        self.labels = torch.arange(n) % N_CLASSES if config.n_classes else None
-
-    @torch.no_grad()
-    def __call__(self, G: Generator) -> dict:
-        from .data import denormalise
-        from .metrics import fid, recognisability
-
-        fake = denormalise(G(self.z, self.labels))
-        return {
-            "FID": fid(self.real, fake, self.net),
-            "recognisable": recognisability(fake, self.net),
-        }
-
-
-def _save(path, config, G, G_avg, D, opt_g, opt_d, generator, trace, snapshots):
-    state = {
-        "training_generator": G.state_dict(),
-        "generator": G_avg.state_dict(),
-        "discriminator": D.state_dict(),
-        "opt_g": opt_g.state_dict(),
-        "opt_d": opt_d.state_dict(),
-        "rng": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "trace": json.dumps(trace),
-        "snapshots": torch.stack(snapshots),
-    }
-    save_checkpoint(path, state, asdict(config))
 
 
 def checkpoint_path(config: GANConfig) -> Path:
@@ -462,73 +420,26 @@ def checkpoint_path(config: GANConfig) -> Path:
     return cache_dir() / "gan" / f"{config.dataset}-{config.key()}.pt"
 
 
-def train_or_load(config: GANConfig, progress: bool = True, log: bool = True) -> GANResult:
-    """A trained GAN for ``config``: loaded if a complete checkpoint with this exact
-    configuration exists, otherwise trained (resuming an interrupted run).
+def train_or_load(
+    config: GANConfig, progress: bool = True, log: bool = True, device: str | torch.device = "cpu"
+) -> GANResult:
+    """A trained GAN for ``config`` on ``device``: loaded if a complete checkpoint with this
+    exact configuration exists, otherwise trained (resuming an interrupted run).
 
     A corrupt or mismatched checkpoint is reported and retrained, never loaded.
     """
     path = checkpoint_path(config)
     state = load_finished(path, asdict(config), config.epochs)
-    if state is not None:
-        G, D = Generator(config), Discriminator(config)
-        G.load_state_dict(state["generator"])
-        D.load_state_dict(state["discriminator"])
-        G.eval()
-        D.eval()
-        if log:
-            print(f"loaded the trained GAN from {path}")
-        trace = json.loads(state["trace"])
-        return GANResult(config, G, D, trace, state["snapshots"], loaded=True)
-    return train_gan(config, checkpoint=path, progress=progress, log=log)
-
-
-# ----------------------------------------------------------------------------- sampling
-
-
-@torch.no_grad()
-def sample(G: Generator, n: int, seed: int = 0, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """``n`` pictures ``(n, C, H, W)`` in [-1, 1] from fresh noise; labels cycle 0-9 by default."""
-    z = torch.randn(n, NZ, generator=torch.Generator().manual_seed(seed))
-    if G.config.n_classes and labels is None:
-        labels = torch.arange(n) % N_CLASSES
-    G.eval()
-    return G(z, labels if G.config.n_classes else None)
-
-
-@torch.no_grad()
-def from_seed(
-    G: Generator, seed: int, label: int | None = None, scale: float = 1.0
-) -> torch.Tensor:
-    """One picture ``(1, C, H, W)`` in [-1, 1] from the noise vector of ``seed``, scaled."""
-    z = torch.randn(1, NZ, generator=torch.Generator().manual_seed(seed)) * scale
-    labels = torch.tensor([label if label is not None else 0]) if G.config.n_classes else None
-    G.eval()
-    return G(z, labels)
-
-
-@torch.no_grad()
-def layer_trace(G: Generator, z: torch.Tensor, labels: torch.Tensor | None = None):
-    """The prediction trace: ``[(name, tensor)]`` from the input through every block."""
-    G.eval()
-    x = G.inputs(z, labels)
-    steps = [("input: noise" + (" + label" if G.config.n_classes else ""), x)]
-    for i, block in enumerate(G.blocks, start=1):
-        x = block(x)
-        steps.append((f"block {i}", x))
-    return steps
-
-
-@torch.no_grad()
-def interpolate(
-    G: Generator, z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, label: int | None = None
-) -> torch.Tensor:
-    """Pictures along the straight line from ``z0`` to ``z1`` (each ``(100,)``)."""
-    weights = torch.linspace(0, 1, steps).view(-1, 1)
-    z = (1 - weights) * z0 + weights * z1
-    labels = torch.full((steps,), label if label is not None else 0) if G.config.n_classes else None
-    G.eval()
-    return G(z, labels)
+    if state is None:
+        return train_gan(config, checkpoint=path, progress=progress, log=log, device=device)
+    G, D = Generator(config), Discriminator(config)
+    G.load_state_dict(state["generator"])
+    D.load_state_dict(state["discriminator"])
+    if log:
+        print(f"loaded the trained GAN from {path}")
+    trace = json.loads(state["trace"])
+    G, D = G.to(device).eval(), D.to(device).eval()
+    return GANResult(config, G, D, trace, state["snapshots"], loaded=True)
 
 
 def replace(config: GANConfig, **changes) -> GANConfig:
@@ -536,99 +447,7 @@ def replace(config: GANConfig, **changes) -> GANConfig:
     return dataclasses.replace(config, **changes)
 
 
-# ------------------------------------------------------------------------ the shipped GANs
+if __name__ == "__main__":  # pragma: no cover - python -m noise2image.gan --retrain-shipped [NAME]
+    from noise2image.generate import main
 
-SHIPPED = {
-    "digits": GANConfig(dataset="mnist5k", epochs=60),
-    "emoji": GANConfig(dataset="openmoji", conditional=False, flip=True, epochs=60),
-}
-SHIPPED_DIGITS = SHIPPED["digits"]
-
-
-def _shipped_files(name: str = "digits") -> tuple[Path, Path]:
-    from importlib import resources
-
-    check_choice("name", name, tuple(SHIPPED))
-    root = Path(str(resources.files(__package__))) / "checkpoints"
-    return root / f"gan_{name}.pt", root / f"gan_{name}.json"
-
-
-def load_shipped(name: str = "digits") -> GANResult:
-    """A GAN trained for :data:`SHIPPED` [name] (``"digits"`` or ``"emoji"``).
-
-    It ships inside the package (the moving-average generator and a few snapshots),
-    checked by SHA-256 and loaded with ``weights_only=True``; its
-    training trace is in the JSON beside it. Re-create it with
-    ``python -m noise2image.gan --retrain-shipped NAME``.
-    """
-    config = SHIPPED[name] if name in SHIPPED else check_choice("name", name, tuple(SHIPPED))
-    path, meta_path = _shipped_files(name)
-    meta = json.loads(meta_path.read_text())
-    payload = load_checkpoint(path, config=meta["config"], sha256=meta["sha256"])
-    G = Generator(config)
-    G.load_state_dict(payload["state"]["generator"])
-    G.eval()
-    snapshots = payload["state"]["snapshots"].float()
-    return GANResult(
-        config,
-        G,
-        None,
-        meta["trace"],
-        snapshots,
-        loaded=True,
-        snapshot_epochs=payload["state"]["snapshot_epochs"].tolist(),
-    )
-
-
-def load_shipped_digits() -> GANResult:
-    """The shipped class-conditional digit GAN (:func:`load_shipped` ``("digits")``)."""
-    return load_shipped("digits")
-
-
-def retrain_shipped(name: str = "digits") -> dict:
-    """Train :data:`SHIPPED` [name] from scratch and write the shipped checkpoint + JSON."""
-    from .checkpoints import sha256_file
-
-    config = SHIPPED[name] if name in SHIPPED else check_choice("name", name, tuple(SHIPPED))
-    torch.use_deterministic_algorithms(True)
-    work = cache_dir() / "gan" / f"shipped-{config.key()}.pt"
-    result = train_gan(config, checkpoint=work)
-    path, meta_path = _shipped_files(name)
-    # small on purpose: the sampling generator only, and 20 fixed-noise pictures at
-    # four points of training (the full run, discriminator included, stays in the cache)
-    epochs = sorted(
-        {0, len(result.snapshots) // 4, len(result.snapshots) // 2, len(result.snapshots) - 1}
-    )
-    state = {
-        "generator": result.generator.state_dict(),
-        "snapshots": result.snapshots[epochs][:, :20].half(),
-        "snapshot_epochs": torch.tensor(epochs) + 1,
-    }
-    save_checkpoint(path, state, asdict(config))
-    meta = {
-        "config": asdict(config),
-        "sha256": sha256_file(path),
-        "trace": result.trace,
-        "train_seconds": round(sum(row["seconds"] for row in result.trace), 1),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "command": f"python -m noise2image.gan --retrain-shipped {name}",
-    }
-    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
-    return meta
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Re-create a shipped GAN.")
-    parser.add_argument(
-        "--retrain-shipped", choices=tuple(SHIPPED), metavar="NAME", help="digits or emoji"
-    )
-    args = parser.parse_args()
-    if args.retrain_shipped:
-        meta = retrain_shipped(args.retrain_shipped)
-        print(json.dumps({k: v for k, v in meta.items() if k != "trace"}, indent=2))
-        print(json.dumps(meta["trace"][-1]))
-    else:
-        parser.print_help()
+    raise SystemExit(main())

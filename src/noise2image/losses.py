@@ -1,5 +1,4 @@
-"""Losses that look at edges and features instead of single pixels, and the blurry-generator
-experiment of chapter 6 that they are tested on.
+"""Losses that look at edges and features instead of single pixels (chapters 6 and 7).
 
 Losses (each takes ``output, target`` of shape ``(B, C, H, W)`` and returns a scalar):
 
@@ -11,26 +10,22 @@ Losses (each takes ``output, target`` of shape ``(B, C, H, W)`` and returns a sc
 * :class:`PerceptualLoss`: MSE between feature maps of a fixed network, the course feature
   network (offline, the default) or VGG16 with ImageNet weights (a download).
 
-The experiment: a :class:`SimpleGenerator` (an MLP ``(B, 100) -> (B, 1, 28, 28)``) trained by
-regression from noise vectors to real digits, with any mix of the losses above and,
-optionally, an adversarial term from chapter 4's discriminator.
+Chapter 6's experiment that tries them on a generator is :mod:`noise2image.regression`; the
+adversarial loss is chapter 4's (:func:`noise2image.gan.generator_loss`).
 
->>> result = train_regression(RegressionConfig(epochs=20, lr=1e-3))   # the stated baseline
->>> result.evaluations[20]["clarity"]
+>>> loss = PerceptualLoss("course")          # offline: the course feature network
+>>> loss(output, target)                     # a scalar; loss.per_layer(...) by layer
 """
 
 from __future__ import annotations
 
-import copy
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .profiles import check_choice, check_float, check_int
+from .profiles import check_choice, check_float
 
 __all__ = [
     "KERNELS",
@@ -42,15 +37,6 @@ __all__ = [
     "VGG16_LAYERS",
     "PerceptualNetUnavailable",
     "PerceptualLoss",
-    "SimpleGenerator",
-    "PAIRINGS",
-    "RegressionConfig",
-    "BASELINE",
-    "CLAIMED_FIX",
-    "RegressionResult",
-    "train_regression",
-    "ablation",
-    "evaluate_digits",
 ]
 
 # ----------------------------------------------------------------------------- edge losses
@@ -138,11 +124,11 @@ def _vgg16_features() -> nn.Module:
 
     from torchvision.models import VGG16_Weights, vgg16
 
-    from .data import _reachable
+    from .downloads import reachable
 
     weights = VGG16_Weights.IMAGENET1K_V1
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-    if not cached.exists() and not _reachable(_VGG_HOST):
+    if not cached.exists() and not reachable(_VGG_HOST):
         raise PerceptualNetUnavailable(
             f"VGG16's ImageNet weights are not in {cached.parent} and {_VGG_HOST} cannot be "
             "reached (offline?). Use perceptual_net='course', the course feature network "
@@ -176,6 +162,7 @@ class PerceptualLoss(nn.Module):
         layers: Sequence[str] | None = None,
         weights: Sequence[float] | None = None,
         value_range: tuple[float, float] = (0.0, 1.0),
+        device: str | torch.device = "cpu",
     ):
         super().__init__()
         self.net_name = check_choice("perceptual_net", net, PERCEPTUAL_NETS)
@@ -193,7 +180,8 @@ class PerceptualLoss(nn.Module):
         else:
             self.net = _vgg16_features()
         # channels_last measurably speeds up these convolutions on a CPU (12 % here)
-        self.net = self.net.eval().requires_grad_(False).to(memory_format=torch.channels_last)
+        self.net = self.net.eval().requires_grad_(False)
+        self.net = self.net.to(device=device, memory_format=torch.channels_last)
 
     def train(self, mode: bool = True) -> PerceptualLoss:
         super().train(mode)
@@ -203,6 +191,7 @@ class PerceptualLoss(nn.Module):
     def features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """The chosen layers' maps for ``images``, by name."""
         low, high = self.value_range
+        images = images.to(next(self.net.parameters()).device)
         x = ((images - low) / (high - low)).contiguous(memory_format=torch.channels_last)
         if self.net_name == "course":
             maps = self.net(x, return_features=True)[1]
@@ -230,287 +219,10 @@ class PerceptualLoss(nn.Module):
         return {name: F.mse_loss(a[name], b[name]) for name in self.layers}
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        losses = self.per_layer(output, target)
-        return sum(w * losses[name] for name, w in zip(self.layers, self.weights, strict=True))
-
-
-# ----------------------------------------------------------------------------- the experiment
-
-NZ = 100
-
-
-class SimpleGenerator(nn.Module):
-    """The experiment's generator, an MLP: ``(B, 100) -> (B, 1, 28, 28)`` in [-1, 1].
-
-    100 -> 256 -> 512 -> 1024 -> 784 with ReLU between the layers and a final Tanh,
-    reshaped to one 28x28 channel (1,486,352 weights).
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(NZ, 256),
-            nn.ReLU(),
-            nn.Linear(256, 512),
-            nn.ReLU(),
-            nn.Linear(512, 1024),
-            nn.ReLU(),
-            nn.Linear(1024, 28 * 28),
-            nn.Tanh(),
-        )
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(-1, 1, 28, 28)
-
-
-PAIRINGS = ("random", "fixed")
-
-
-@dataclass(frozen=True)
-class RegressionConfig:
-    """How a :class:`SimpleGenerator` is trained from noise to real digits.
-
-    ``pairing="random"`` draws fresh noise for every batch of real digits (the usual
-    classroom loop); ``"fixed"`` gives every training digit its own noise vector, drawn
-    once, so the pairs are a fixed data set. The loss is
-    ``MSE + sharpen_weight * sharpening_loss + gradient_weight * gradient_difference_loss
-    + perceptual_weight * PerceptualLoss + adversarial_weight * non-saturating GAN loss``
-    (chapter 4's discriminator).
-    ``limit`` trains on the first ``limit`` training digits (smoke runs only).
-    """
-
-    epochs: int = 20
-    lr: float = 1e-3
-    batch_size: int = 64
-    sharpen_weight: float = 0.0
-    kernel: str = "laplacian"
-    gradient_weight: float = 0.0
-    perceptual_weight: float = 0.0
-    perceptual_net: str = "course"
-    adversarial_weight: float = 0.0
-    lr_d: float = 2e-4
-    pairing: str = "random"
-    seed: int = 0
-    limit: int | None = None
-
-    def __post_init__(self):
-        check_int("epochs", self.epochs, minimum=1, maximum=1000)
-        check_float("lr", self.lr, minimum=1e-7, maximum=1.0)
-        check_int("batch_size", self.batch_size, minimum=1, maximum=4096)
-        check_float("sharpen_weight", self.sharpen_weight, minimum=0.0)
-        check_choice("kernel", self.kernel, tuple(KERNELS))
-        check_float("gradient_weight", self.gradient_weight, minimum=0.0)
-        check_float("perceptual_weight", self.perceptual_weight, minimum=0.0)
-        check_choice("perceptual_net", self.perceptual_net, PERCEPTUAL_NETS)
-        check_float("adversarial_weight", self.adversarial_weight, minimum=0.0)
-        check_float("lr_d", self.lr_d, minimum=1e-7, maximum=1.0)
-        check_choice("pairing", self.pairing, PAIRINGS)
-        check_int("seed", self.seed, minimum=0)
-        if self.limit is not None:
-            check_int("limit", self.limit, minimum=self.batch_size)
-
-
-BASELINE = RegressionConfig(epochs=20, lr=1e-3)
-"""The original experiment's starting point: MSE only, 20 epochs, learning rate 1e-3."""
-
-CLAIMED_FIX = RegressionConfig(epochs=50, lr=1e-4, sharpen_weight=0.1)
-"""The original's fix: 50 epochs, learning rate 1e-4, sharpening loss with weight 0.1."""
-
-
-@dataclass
-class RegressionResult:
-    """A trained :class:`SimpleGenerator` and what was measured along the way."""
-
-    config: RegressionConfig
-    generator: SimpleGenerator
-    trace: list[dict]  # one row per epoch: the mean of each loss term, seconds
-    evaluations: dict[int, dict] = field(default_factory=dict)  # epoch -> metrics
-    samples: dict[int, torch.Tensor] = field(default_factory=dict)  # epoch -> (64, 1, 28, 28)
-
-
-class _DigitEvaluation:
-    """Clarity, FID and recognisability of 500 generated digits against the test split."""
-
-    def __init__(self, n: int = 500, seed: int = 0):
-        from .data import load_dataset
-        from .features import load_feature_net
-        from .metrics import clarity_reference
-
-        self.net = load_feature_net()
-        self.real = load_dataset("mnist5k", "test", seed=0).images[:n]
-        self.reference = clarity_reference(self.real)
-        self.z = torch.randn(n, NZ, generator=torch.Generator().manual_seed(30_000 + seed))
-
-    @torch.no_grad()
-    def __call__(self, G: nn.Module) -> tuple[dict, torch.Tensor]:
-        from .data import denormalise
-
-        was_training = G.training
-        G.eval()
-        fake = denormalise(G(self.z))
-        G.train(was_training)
-        return evaluate_digits(fake, self.real, self.net, self.reference), fake[:64]
-
-
-def evaluate_digits(fake, real, net=None, reference=None) -> dict:
-    """The experiment's three numbers for digits in [0, 1]: clarity, FID, recognisable (0-1)."""
-    from .metrics import clarity_score, fid, recognisability
-
-    return {
-        "clarity": clarity_score(fake, real if reference is None else reference),
-        "FID": fid(real, fake, net),
-        "recognisable": recognisability(fake, net),
-    }
-
-
-def _training_digits(config: RegressionConfig) -> torch.Tensor:
-    from .data import load_dataset, normalise
-
-    images = normalise(load_dataset("mnist5k", "train", seed=0).images, "tanh")
-    return images[: config.limit].contiguous() if config.limit else images
-
-
-def train_regression(
-    config: RegressionConfig,
-    evaluate_at: Sequence[int] | None = None,
-    progress: bool = True,
-    desc: str | None = None,
-) -> RegressionResult:
-    """Train a :class:`SimpleGenerator` as ``config`` says; evaluate at the epochs in
-    ``evaluate_at`` (default: the last one) on 500 fresh noise vectors.
-
-    Runs are deterministic for a given config: with a constant learning rate, the first
-    ``k`` epochs of a longer run are exactly a ``k``-epoch run, which :func:`ablation` uses.
-    """
-    from .progress import progress_bar
-
-    evaluate_at = sorted(set(evaluate_at or [config.epochs]))
-    for epoch in evaluate_at:
-        check_int("evaluate_at epoch", epoch, minimum=1, maximum=config.epochs)
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    images = _training_digits(config)
-    G = SimpleGenerator()
-    adversarial = config.adversarial_weight > 0
-    betas = (0.5, 0.999) if adversarial else (0.9, 0.999)
-    opt = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
-    pairs = torch.randn(len(images), NZ, generator=generator) if config.pairing == "fixed" else None
-    perceptual = (
-        PerceptualLoss(config.perceptual_net, value_range=(-1.0, 1.0))
-        if config.perceptual_weight > 0
-        else None
-    )
-    if adversarial:
-        from .gan import Discriminator, GANConfig, update_average
-
-        D = Discriminator(GANConfig(dataset="mnist5k", conditional=False))
-        # channels_last: ~45 % more steps per second for this discriminator on a CPU
-        D = D.to(memory_format=torch.channels_last)
-        opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=(0.5, 0.999))
-        G_avg = copy.deepcopy(G).requires_grad_(False)  # sampled from, as in chapter 4
-    evaluation = _DigitEvaluation(seed=config.seed)
-    result = RegressionResult(config, G, [])
-    steps = len(images) // config.batch_size
-    bar = progress_bar(
-        total=config.epochs * steps, desc=desc or "SimpleGenerator", disable=not progress
-    )
-    done = 0
-    for epoch in range(1, config.epochs + 1):
-        started = time.perf_counter()
-        sums: dict[str, float] = {}
-        order = torch.randperm(len(images), generator=generator)
-        for step in range(steps):
-            index = order[step * config.batch_size : (step + 1) * config.batch_size]
-            real = images[index]
-            z = (
-                pairs[index]
-                if pairs is not None
-                else torch.randn(len(real), NZ, generator=generator)
-            )
-            fake = G(z)
-            terms = {"MSE": F.mse_loss(fake, real)}
-            if config.sharpen_weight:
-                terms["sharpening"] = sharpening_loss(fake, real, config.kernel)
-            if config.gradient_weight:
-                terms["gradient difference"] = gradient_difference_loss(fake, real)
-            if perceptual is not None:
-                terms["perceptual"] = perceptual(fake, real)
-            if adversarial:
-                b = len(real)
-                real_cl = real.contiguous(memory_format=torch.channels_last)
-                fake_cl = fake.contiguous(memory_format=torch.channels_last)
-                logits_real, logits_fake = D(real_cl), D(fake_cl.detach())
-                loss_d = F.binary_cross_entropy_with_logits(
-                    logits_real, torch.full((b,), 0.9)
-                ) + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros(b))
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                D.requires_grad_(False)
-                terms["adversarial"] = F.binary_cross_entropy_with_logits(D(fake_cl), torch.ones(b))
-            loss = (
-                terms["MSE"]
-                + config.sharpen_weight * terms.get("sharpening", 0.0)
-                + config.gradient_weight * terms.get("gradient difference", 0.0)
-                + config.perceptual_weight * terms.get("perceptual", 0.0)
-                + config.adversarial_weight * terms.get("adversarial", 0.0)
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if adversarial:
-                D.requires_grad_(True)
-                done += 1
-                update_average(G_avg, G, min(0.995, (1 + done) / (10 + done)))
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + value.item()
-            bar.update(1)
-        row = {"epoch": epoch, **{name: value / steps for name, value in sums.items()}}
-        row["seconds"] = time.perf_counter() - started
-        result.trace.append(row)
-        if epoch in evaluate_at:
-            metrics, samples = evaluation(G_avg if adversarial else G)
-            result.evaluations[epoch] = metrics
-            result.samples[epoch] = samples
-    bar.close()
-    if adversarial:
-        result.generator = G_avg
-    result.generator.eval()
-    return result
-
-
-def ablation(
-    sharpen_weights: Sequence[float],
-    lrs: Sequence[float],
-    epochs: Sequence[int],
-    base: RegressionConfig = BASELINE,
-    progress: bool = True,
-) -> list[dict]:
-    """Every combination of sharpening weight x learning rate x epochs, one row each.
-
-    One run per (weight, learning rate) is trained for ``max(epochs)`` epochs and measured
-    after each number of epochs in ``epochs`` (the first ``k`` epochs of a longer run *are*
-    a ``k``-epoch run: constant learning rate, same seed). Rows: the three settings,
-    clarity, FID, recognisable, seconds of training.
-    """
-    from dataclasses import replace
-
-    rows = []
-    runs = [(w, lr) for w in sharpen_weights for lr in lrs]
-    for number, (weight, lr) in enumerate(runs, 1):
-        config = replace(base, sharpen_weight=weight, lr=lr, epochs=max(epochs))
-        result = train_regression(
-            config, evaluate_at=epochs, progress=progress, desc=f"run {number}/{len(runs)}"
-        )
-        for k in sorted(epochs):
-            seconds = sum(row["seconds"] for row in result.trace[:k])
-            rows.append(
-                {
-                    "sharpen_weight": weight,
-                    "lr": lr,
-                    "epochs": k,
-                    **result.evaluations[k],
-                    "seconds": seconds,
-                }
-            )
-    return rows
+        """Sum over the chosen layers of weight x MSE between the feature maps of ``output``
+        and ``target``; the target's maps are fixed (no gradient), the output's are learnt."""
+        a = self.features(output)
+        with torch.no_grad():
+            b = self.features(target)
+        pairs = zip(self.layers, self.weights, strict=True)
+        return sum(w * F.mse_loss(a[name], b[name]) for name, w in pairs)

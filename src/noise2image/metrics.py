@@ -10,6 +10,13 @@
   digit"; it is not user satisfaction, which :mod:`noise2image.widgets` lets a person
   measure directly.
 * :func:`evaluate_images` -- all of them for one batch, as one table row.
+* :func:`evaluate_digits` and :class:`DigitEvaluator` -- clarity, FID and recognisability of
+  generated digits against held-out test digits: the one evaluation that every digit
+  generator of the course (the GAN, chapter 6's regression, the autoencoder) reports.
+
+Where they run: clarity on the CPU (it is cheap, and exact there); the feature-network
+metrics on the device of the network, which is loaded onto the pictures' device when no
+network is passed. Their statistics (torchmetrics' float64 sums) stay on the CPU.
 
 Clarity, in two measured ingredients (both on the grey image, gradients by central
 differences):
@@ -31,24 +38,28 @@ differences):
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torchvision.transforms.functional import gaussian_blur
 
-from .profiles import check_float
+from .preprocess import blur, grey
+from .profiles import check_choice, check_float
 
 __all__ = [
     "ClarityReference",
     "clarity_reference",
     "clarity_score",
-    "blur",
+    "edge_statistics",
     "fid",
     "kid",
     "inception_score",
     "recognisability",
     "evaluate_images",
+    "DIGIT_METRICS",
+    "evaluate_digits",
+    "DigitEvaluator",
     "RECOGNISABLE_CONFIDENCE",
 ]
 
@@ -61,31 +72,18 @@ RECOGNISABLE_CONFIDENCE = 0.9
 # ----------------------------------------------------------------------------- clarity
 
 
-def _grey(images: torch.Tensor) -> torch.Tensor:
-    images = images.detach().float().cpu()
-    if images.shape[1] == 3:
-        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-        images = (images * weights).sum(1, keepdim=True)
-    return images
-
-
-def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian blur of a ``(N, C, H, W)`` batch with standard deviation ``sigma`` pixels."""
-    size = 2 * round(3 * sigma) + 1
-    return gaussian_blur(images, [size, size], [sigma, sigma])
-
-
 def _gradients(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     gx = (images[..., 1:-1, 2:] - images[..., 1:-1, :-2]) / 2
     gy = (images[..., 2:, 1:-1] - images[..., :-2, 1:-1]) / 2
     return gx, gy
 
 
-def _edge_statistics(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(steepness, coherence) of a batch, aggregated over all its pixels."""
-    grey = _grey(images)
-    fx, fy = _gradients(blur(grey, FINE_SIGMA))
-    cx, cy = _gradients(blur(grey, COARSE_SIGMA))
+def edge_statistics(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(steepness, coherence) of a batch, aggregated over all its pixels: the two
+    ingredients of :func:`clarity_score` (computed on the CPU, in grey)."""
+    pictures = grey(images.detach().float().cpu())
+    fx, fy = _gradients(blur(pictures, FINE_SIGMA))
+    cx, cy = _gradients(blur(pictures, COARSE_SIGMA))
     coarse = cx**2 + cy**2
     dot = fx * cx + fy * cy
     threshold = torch.quantile(coarse.flatten(1), EDGE_QUANTILE, dim=1).view(-1, 1, 1, 1)
@@ -105,7 +103,7 @@ class ClarityReference:
 
 def clarity_reference(real_images: torch.Tensor) -> ClarityReference:
     """Measure the calibration point from real held-out images ``(N, C, H, W)`` in [0, 1]."""
-    steepness, coherence = _edge_statistics(real_images)
+    steepness, coherence = edge_statistics(real_images)
     if steepness <= 1:
         raise ValueError("the reference images have no sharp edges to calibrate on")
     return ClarityReference(float(steepness), float(coherence))
@@ -124,7 +122,7 @@ def clarity_score(
         reference = clarity_reference(reference)
     if per_image:
         return torch.tensor([clarity_score(image[None], reference) for image in images])
-    steepness, coherence = _edge_statistics(images)
+    steepness, coherence = edge_statistics(images)
     sharp = (float(steepness) - 1) / (reference.steepness - 1)
     coherent = min(1.0, float(coherence) / reference.coherence) ** 3
     return max(0.0, 100 * sharp * coherent)
@@ -133,33 +131,39 @@ def clarity_score(
 # ------------------------------------------------------------------------ feature-network metrics
 
 
+def _device(net: nn.Module) -> torch.device:
+    return next(net.parameters()).device
+
+
 class _Embedding(nn.Module):
-    """The feature network's penultimate layer: ``(B, C, H, W)`` -> ``(B, 128)``."""
+    """The feature network's penultimate layer: ``(B, C, H, W)`` -> ``(B, 128)``, computed on
+    the network's device and handed to torchmetrics on the CPU."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
         self.net = net.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.embed(x.float())
+        return self.net.embed(x.to(_device(self.net)).float()).cpu()
 
 
 class _Logits(nn.Module):
-    """The feature network's class logits: ``(B, C, H, W)`` -> ``(B, 10)``."""
+    """The feature network's class logits: ``(B, C, H, W)`` -> ``(B, 10)``, likewise."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
         self.net = net.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.float())
+        return self.net(x.to(_device(self.net)).float()).cpu()
 
 
-def _net(net: nn.Module | None) -> nn.Module:
+def _net(net: nn.Module | None, images: torch.Tensor) -> nn.Module:
+    """``net``, or the course feature network on the device of ``images``."""
     if net is None:
         from .features import load_feature_net
 
-        net = load_feature_net()
+        net = load_feature_net(device=images.device)
     return net.eval()
 
 
@@ -173,7 +177,8 @@ def fid(real: torch.Tensor, fake: torch.Tensor, net: nn.Module | None = None) ->
     """Fréchet distance between feature statistics of ``real`` and ``fake`` (lower is better)."""
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    net = _net(net)
+    net = _net(net, fake)
+    real, fake = real.cpu(), fake.cpu()
     metric = FrechetInceptionDistance(
         feature=_Embedding(net), input_img_size=tuple(real.shape[1:]), reset_real_features=True
     )
@@ -191,7 +196,8 @@ def kid(
     """Kernel distance (mean, std over subsets) between ``real`` and ``fake`` features."""
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    net = _net(net)
+    net = _net(net, fake)
+    real, fake = real.cpu(), fake.cpu()
     size = min(len(real), len(fake), 1000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "will save all extracted features"
@@ -209,7 +215,8 @@ def inception_score(images: torch.Tensor, net: nn.Module | None = None) -> float
     """exp(E KL(p(y|x) || p(y))) with the course classifier: 1 (useless) to 10 (ideal digits)."""
     from torchmetrics.image.inception import InceptionScore
 
-    net = _net(net)
+    net = _net(net, images)
+    images = images.cpu()
     with warnings.catch_warnings():
         # "will save all extracted features" and "std(): degrees of freedom" (one split)
         warnings.simplefilter("ignore", UserWarning)
@@ -229,9 +236,11 @@ def recognisability(
     A proxy for "a person would recognise this as a digit", not user satisfaction.
     """
     check_float("threshold", threshold, minimum=0.0, maximum=1.0)
-    net = _net(net)
+    net = _net(net, images)
+    device = _device(net)
     confident = [
-        (net(batch.float()).softmax(1).max(1).values >= threshold) for batch in _batches(images)
+        (net(batch.to(device).float()).softmax(1).max(1).values >= threshold).cpu()
+        for batch in _batches(images)
     ]
     return torch.cat(confident).float().mean().item()
 
@@ -248,7 +257,7 @@ def evaluate_images(
     ``clarity_ref`` defaults to ``real``. FID/KID/IS/recognisability use the course
     feature network, which was trained on digits: on other pictures only clarity means much.
     """
-    net = _net(net)
+    net = _net(net, images)
     kid_mean, _ = kid(real, images, net)
     return {
         "images": name,
@@ -259,3 +268,60 @@ def evaluate_images(
         "IS": inception_score(images, net),
         "recognisable": recognisability(images, net),
     }
+
+
+# ----------------------------------------------------------------------------- generated digits
+
+DIGIT_METRICS = ("clarity", "FID", "recognisable")
+
+
+def evaluate_digits(
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    net: nn.Module | None = None,
+    reference: ClarityReference | None = None,
+    metrics: Sequence[str] = DIGIT_METRICS,
+) -> dict[str, float]:
+    """The course's numbers for generated digits ``fake`` in [0, 1] against held-out ``real``
+    ones: clarity (on the scale where ``reference``, default ``real``, is 100), FID and
+    recognisable (0-1), or the subset named in ``metrics``, in that order."""
+    for name in metrics:
+        check_choice("metric", name, DIGIT_METRICS)
+    out = {}
+    if "clarity" in metrics:
+        out["clarity"] = clarity_score(fake, real if reference is None else reference)
+    if "FID" in metrics:
+        out["FID"] = fid(real, fake, net)
+    if "recognisable" in metrics:
+        out["recognisable"] = recognisability(fake, net)
+    return out
+
+
+class DigitEvaluator:
+    """:func:`evaluate_digits` against the first ``n`` test digits, set up once per run.
+
+    Every digit generator of the course reports through one of these after its epochs
+    (the GAN's trace, chapter 6's regression runs, the autoencoder's reconstructions):
+
+    >>> evaluate = DigitEvaluator(metrics=("FID", "recognisable"))
+    >>> evaluate(pictures)        # {"FID": ..., "recognisable": ...}
+    """
+
+    def __init__(
+        self,
+        n: int = 500,
+        metrics: Sequence[str] = DIGIT_METRICS,
+        device: str | torch.device | None = None,
+    ):
+        from .data import load_dataset
+        from .features import load_feature_net
+
+        self.metrics = tuple(metrics)
+        self.net = load_feature_net(device=device)
+        self.real = load_dataset("mnist5k", "test", seed=0).images[:n]
+        self.reference = clarity_reference(self.real) if "clarity" in self.metrics else None
+
+    @torch.no_grad()
+    def __call__(self, fake: torch.Tensor) -> dict[str, float]:
+        """The numbers of ``fake``, digits in [0, 1] on any device."""
+        return evaluate_digits(fake, self.real, self.net, self.reference, self.metrics)

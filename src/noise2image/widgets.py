@@ -160,8 +160,8 @@ def explorer_grid(G, label: int, seeds, scales):
     """The explorer's static form: ``{f"noise × {scale}": (len(seeds), C, H, W) in [0, 1]}``."""
     import torch
 
-    from .data import denormalise
-    from .gan import from_seed
+    from .generate import from_seed
+    from .preprocess import denormalise
 
     return {
         f"noise × {scale}": denormalise(torch.cat([from_seed(G, s, label, scale) for s in seeds]))
@@ -176,9 +176,9 @@ def latent_explorer(G):
     import ipywidgets as w
     from PIL import Image
 
-    from .data import denormalise
-    from .gan import from_seed
+    from .generate import from_seed
     from .plotting import to_display
+    from .preprocess import denormalise
 
     label = w.IntSlider(value=7, min=0, max=9, description="digit")
     seed = w.IntSlider(value=0, min=0, max=999, description="noise seed")
