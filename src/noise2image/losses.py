@@ -37,6 +37,7 @@ __all__ = [
     "VGG16_LAYERS",
     "PerceptualNetUnavailable",
     "PerceptualLoss",
+    "relative_change",
 ]
 
 # ----------------------------------------------------------------------------- edge losses
@@ -108,6 +109,13 @@ VGG16_LAYERS = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22}
 _VGG_HOST = "download.pytorch.org"
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def relative_change(original: torch.Tensor, changed: torch.Tensor) -> float:
+    """How far ``changed`` is from ``original``: their mean squared difference relative to
+    ``original``'s mean square (0: unchanged; 1: a change as large as the original itself).
+    Comparable across pixels and feature layers of any size."""
+    return ((original - changed).pow(2).mean() / original.pow(2).mean()).item()
 
 
 class PerceptualNetUnavailable(RuntimeError):
@@ -210,6 +218,12 @@ class PerceptualLoss(nn.Module):
             if len(out) == len(wanted):
                 break
         return out
+
+    @torch.no_grad()
+    def relative_change(self, original: torch.Tensor, changed: torch.Tensor) -> dict[str, float]:
+        """:func:`relative_change` of every chosen layer's maps, by layer name."""
+        a, b = self.features(original), self.features(changed)
+        return {name: relative_change(a[name], b[name]) for name in self.layers}
 
     def per_layer(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """The MSE of every chosen layer, unweighted (for tables)."""

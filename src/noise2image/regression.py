@@ -47,6 +47,7 @@ __all__ = [
     "train_regression",
     "Ablation",
     "ablation",
+    "mse_minimisers",
 ]
 
 
@@ -318,3 +319,14 @@ def ablation(
             settings = {"sharpen_weight": config.sharpen_weight, "lr": config.lr, "epochs": k}
             rows.append({**settings, **result.evaluations[k], "seconds": seconds})
     return rows
+
+
+def mse_minimisers(
+    images: torch.Tensor, k: int, n: int = 8, rng: torch.Generator | None = None
+) -> torch.Tensor:
+    """``n`` pictures, each the mean of ``k`` random ``images``: the one output with the
+    smallest MSE to all ``k`` at once, which is what a generator that cannot tell its ``k``
+    targets apart learns to draw. ``(n, C, H, W)``."""
+    check_int("k", k, minimum=1, maximum=len(images))
+    picks = [torch.randperm(len(images), generator=rng)[:k] for _ in range(n)]
+    return torch.stack([images[index].mean(0) for index in picks])
