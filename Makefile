@@ -1,6 +1,7 @@
 # From Noise to Pictures: the two commands.
 #   make book   build the book (creates .venv, installs the pinned set, executes every chapter)
 #   make test   run the tests (ruff, unit tests, smoke runs of every chapter + nbval, book build)
+#   make check-book   after make book: the full book's recorded numbers against tests/expected
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SMOKE  := _build/smoke
 
-.PHONY: book test install lint unit notebooks nbval smoke-book benchmark clean
+.PHONY: book test check-book install lint unit notebooks nbval smoke-book benchmark clean
 
 install: $(STAMP)
 
@@ -28,6 +29,9 @@ test: $(STAMP)
 	$(BIN)/python -m noise2image.runner --profile smoke --out $(SMOKE)
 	$(BIN)/python -m pytest tests $(SMOKE)/notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg
+
+check-book: $(STAMP)
+	$(BIN)/python -m noise2image.runner check _build/jupyter_execute/notebooks --profile full
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/time_notebooks.py

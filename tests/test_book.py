@@ -41,3 +41,39 @@ def test_book_builds_from_the_smoke_runs(root, tmp_path):
     # chapter 6 always trains live: its progress bars are in the page as text, readable offline
     page = (html / "notebooks" / "06_sharpening_loss.html").read_text()
     assert "baseline: 100%|" in page and "jupyter-widgets" not in page
+
+
+def test_a_chapter_that_raises_fails_the_book_build(root, tmp_path):
+    """`make book`'s own path: execution on (jupyter-cache), warnings as errors. A chapter
+    whose cell raises must fail the build, not become a page with an error in it."""
+    import nbformat
+
+    book = tmp_path / "broken_book"
+    (book / "notebooks").mkdir(parents=True)
+    (book / "book").mkdir()
+    (book / "book" / "intro.md").write_text("# A book\n\nOne chapter follows.\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A broken chapter"),
+        nbformat.v4.new_code_cell("raise RuntimeError('this chapter is broken on purpose')"),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, book / "notebooks" / "01_broken.ipynb")
+    (book / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: notebooks/01_broken\n"
+    )
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "cache"  # the book's own setting
+    (book / "_config.yml").write_text(yaml.safe_dump(config))
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    done = subprocess.run(
+        [str(jupyter_book), "build", str(book), "--warningiserror", "--keep-going"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "broken on purpose" in done.stdout + done.stderr

@@ -46,7 +46,8 @@ def test_shipped_digit_gan_meets_the_course_targets():
     fake = preprocess.denormalise(generate.sample(shipped.generator, 500, seed=1))
     baseline = metrics.fid(test, train, net)
     assert metrics.recognisability(fake, net) >= 0.8
-    assert metrics.fid(test, fake, net) <= 10 * baseline
+    # measured: FID 0.72 against a real-vs-real floor of 0.79 (0.9x)
+    assert metrics.fid(test, fake, net) <= 1.5 * baseline
     # the label is obeyed: the classifier reads most digits as the digit asked for
     asked = torch.arange(500) % 10
     assert (net(fake).argmax(1) == asked).float().mean() > 0.9

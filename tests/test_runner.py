@@ -74,3 +74,63 @@ def test_command_line_parses_grids_and_fixed_values():
     }
     with pytest.raises(SystemExit, match="NAME=VALUE"):
         runner._assignments(["lr"], many=True)
+
+
+def tiny_notebook(tmp_path, code: str):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(code),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmp_path / "01_tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_glued_numbers_and_words_are_recorded_and_checked_against_expected_files(tmp_path):
+    source = tiny_notebook(
+        tmp_path,
+        "from noise2image.runner import glue, record\n"
+        "glue('clarity', 41.5 * x)\nglue('verdict', 'lower')\nrecord('table', {'row': {'FID': x}})",
+    )
+    executed = tmp_path / "run" / "01_tiny.ipynb"
+    runner.run_notebook(source, executed, {"x": 2})
+    assert runner.recorded(executed) == {
+        "clarity": 83.0,
+        "verdict": "lower",
+        "table": {"row": {"FID": 2}},
+    }
+    expected = tmp_path / "expected"
+    assert runner.check_records(executed.parent, "smoke", write=True, expected=expected) == []
+    stored = (expected / "01_tiny.smoke.json").read_text()
+    assert '"clarity": 83.0' in stored and '"table.row.FID": 2' in stored
+    assert runner.check_records(executed.parent, "smoke", expected=expected) == []
+    # a changed number fails, naming the chapter, the number and the expected value
+    runner.run_notebook(source, executed, {"x": 3})
+    problems = runner.check_records(executed.parent, "smoke", expected=expected)
+    assert "01_tiny: clarity = 124.5, expected 83.0 (± 1.66)" in problems
+    assert any(p.startswith("01_tiny: table.row.FID = 3, expected 2") for p in problems)
+
+
+def test_compare_records_tolerates_small_differences_and_names_missing_numbers():
+    expected = {"values": {"FID": 10.0, "verdict": "held", "n": 500}}
+    assert runner.compare_records({"FID": 10.1, "verdict": "held", "n": 500}, expected) == []
+    problems = runner.compare_records({"FID": 10.5, "verdict": "not held"}, expected, "06_x")
+    assert problems == [
+        "06_x: FID = 10.5, expected 10.0 (± 0.202)",
+        "06_x: verdict = 'not held', expected 'held'",
+        "06_x: n was not recorded (expected 500)",
+    ]
+    assert runner.compare_records({"FID": 10.0, "extra": 1}, {"values": {"FID": 10.0}}) == [
+        ": extra is recorded but not expected"
+    ]
+
+
+def test_check_command_reports_problems_with_its_exit_code(tmp_path, capsys):
+    assert runner.main(["check", str(tmp_path), "--profile", "smoke"]) == 2
+    assert "no executed chapters" in capsys.readouterr().out

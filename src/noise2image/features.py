@@ -352,16 +352,24 @@ def retrain_shipped(out: Path | None = None) -> dict:
     return write_shipped(_STEM, {"model": model.state_dict()}, asdict(SHIPPED_CONFIG), meta, out)
 
 
-if __name__ == "__main__":  # pragma: no cover
+def main(argv: list[str] | None = None) -> int:
+    """``python -m noise2image.features --retrain`` (or ``--out PATH``)."""
     import argparse
 
-    parser = argparse.ArgumentParser(description="Re-create the shipped feature network.")
+    parser = argparse.ArgumentParser(
+        prog="python -m noise2image.features", description="Re-create the shipped feature network."
+    )
     parser.add_argument(
         "--retrain", action="store_true", help="train and overwrite the shipped copy"
     )
     parser.add_argument("--out", help="write the checkpoint here instead")
-    args = parser.parse_args()
-    if args.retrain or args.out:
-        print(json.dumps(retrain_shipped(args.out), indent=2))
-    else:
+    args = parser.parse_args(argv)
+    if not (args.retrain or args.out):
         parser.print_help()
+        return 0
+    print(json.dumps(retrain_shipped(args.out), indent=2))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

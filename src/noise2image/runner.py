@@ -30,7 +30,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunResult", "run_notebook", "chapters", "record", "recorded", "sweep"]
+__all__ = [
+    "RunResult",
+    "run_notebook",
+    "chapters",
+    "glue",
+    "record",
+    "recorded",
+    "expected_file",
+    "compare_records",
+    "check_records",
+    "sweep",
+]
 
 # the output format of myst-nb's glue (and scrapbook): the book build hides these outputs
 RECORD_PREFIX = "application/papermill.record/"
@@ -125,6 +136,34 @@ def run_notebook(
     )
 
 
+def _plain(value: Any) -> Any:
+    """A number or word as plain Python (numpy and torch scalars included)."""
+    if value is None or isinstance(value, str):
+        return value
+    for kind in (bool, int, float):  # numpy's float64 is a float, but its repr is not plain
+        if isinstance(value, kind):
+            return kind(value)
+    if hasattr(value, "item"):  # numpy or torch scalar
+        return _plain(value.item())
+    raise TypeError(f"glue a number or a word, not {type(value).__name__}")
+
+
+def glue(name: str, value: Any) -> Any:
+    """Glue one number or word of the running notebook for its prose, and return it.
+
+    A markdown cell shows it with myst-nb's role: ``{glue:text}`name:.1f``` (a format
+    specification after the colon). The value is also recorded (:func:`recorded`), so the
+    tests compare it with the expected numbers kept in ``tests/expected``. Verdicts are
+    glued as words computed by the cell (``"held"``, ``"lower"``), never typed in prose.
+    """
+    from IPython.display import display
+
+    value = _plain(value)
+    metadata = {"scrapbook": {"name": name, "mime_prefix": RECORD_PREFIX}}
+    display({_RECORD_MIME: repr(value)}, raw=True, metadata=metadata)
+    return value
+
+
 def record(name: str, value: Mapping[str, Any]) -> None:
     """Record ``value`` (a dict of JSON-able numbers and strings) in the running notebook's
     output under ``name``, invisibly, for :func:`recorded` and :func:`sweep` to read back.
@@ -148,8 +187,89 @@ def recorded(notebook: str | Path) -> dict[str, dict]:
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
             if name is not None and _RECORD_MIME in output.get("data", {}):
                 text = output["data"][_RECORD_MIME]
-                found[name] = json.loads("".join(text) if isinstance(text, list) else text)
+                text = "".join(text) if isinstance(text, list) else text
+                try:
+                    found[name] = json.loads(text)
+                except json.JSONDecodeError:  # a glued word: Python's repr
+                    found[name] = ast.literal_eval(text)
     return found
+
+
+# ----------------------------------------------------------------------------- expected numbers
+
+EXPECTED = ROOT / "tests" / "expected"
+TOLERANCE = {"relative": 0.02, "absolute": 0.002}
+"""Seeded runs on this CPU and torch build reproduce every number to the digit; the
+tolerance covers other CPUs and torch builds, whose float sums can differ in the last bits
+and grow a little through training."""
+
+
+def expected_file(notebook: str | Path, profile: str, folder: str | Path | None = None) -> Path:
+    """``tests/expected/STEM.PROFILE.json``: the numbers a chapter must reproduce."""
+    return Path(folder or EXPECTED) / f"{Path(notebook).stem}.{profile}.json"
+
+
+def _flat(records: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``, at any depth."""
+    flat = {}
+    for name, value in records.items():
+        if isinstance(value, Mapping):
+            flat.update(_flat(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
+def compare_records(
+    measured: Mapping[str, Any], expected: Mapping[str, Any], chapter: str = ""
+) -> list[str]:
+    """Every way ``measured`` (a notebook's :func:`recorded`) differs from ``expected``
+    (an expected file's contents), one sentence each naming the number, the expected and
+    the measured value and the chapter. Numbers may differ by the file's tolerance."""
+    tolerance = {**TOLERANCE, **expected.get("tolerance", {})}
+    got, want = _flat(measured), expected["values"]
+    problems = []
+    for name, value in want.items():
+        if name not in got:
+            problems.append(f"{chapter}: {name} was not recorded (expected {value!r})")
+            continue
+        actual = got[name]
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (value, actual)
+        )
+        if numbers:
+            allowed = tolerance["absolute"] + tolerance["relative"] * abs(value)
+            if abs(actual - value) > allowed:
+                problems.append(
+                    f"{chapter}: {name} = {actual!r}, expected {value!r} (± {allowed:.3g})"
+                )
+        elif actual != value:
+            problems.append(f"{chapter}: {name} = {actual!r}, expected {value!r}")
+    problems += [
+        f"{chapter}: {name} is recorded but not expected" for name in got if name not in want
+    ]
+    return problems
+
+
+def check_records(
+    folder: str | Path, profile: str, write: bool = False, expected: str | Path | None = None
+) -> list[str]:
+    """Compare every executed chapter in ``folder`` with its expected file; with ``write``,
+    (re)write the expected files from the executed chapters instead (a deliberate change
+    of a number is then a visible diff of the file)."""
+    problems = []
+    for executed in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
+        path = expected_file(executed, profile, expected)
+        measured = recorded(executed)
+        if write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            contents = {"tolerance": TOLERANCE, "values": _flat(measured)}
+            path.write_text(json.dumps(contents, indent=1, ensure_ascii=False) + "\n")
+        elif not path.exists():
+            problems.append(f"{executed.stem}: no expected numbers in {path}")
+        else:
+            problems += compare_records(measured, json.loads(path.read_text()), executed.stem)
+    return problems
 
 
 def sweep(
@@ -232,6 +352,28 @@ def sweep_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def check_main(argv: Sequence[str]) -> int:
+    """``python -m noise2image.runner check FOLDER --profile full [--write]``."""
+    import argparse
+
+    from .profiles import PROFILES
+
+    parser = argparse.ArgumentParser(prog="python -m noise2image.runner check")
+    parser.add_argument("folder", help="executed chapters (e.g. _build/smoke/notebooks)")
+    parser.add_argument("--profile", choices=PROFILES, required=True)
+    parser.add_argument("--write", action="store_true", help="write the expected files")
+    args = parser.parse_args(argv)
+    if not list(Path(args.folder).glob("[0-9][0-9]_*.ipynb")):
+        print(f"no executed chapters in {args.folder}")
+        return 2
+    problems = check_records(args.folder, args.profile, write=args.write)
+    for problem in problems:
+        print(problem)
+    verb = "written" if args.write else "checked"
+    print(f"expected numbers {verb} for {args.folder} ({args.profile}): {len(problems)} problems")
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m noise2image.runner --profile smoke --out _build/smoke``: run every chapter.
 
@@ -243,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sweep"]:
         return sweep_main(argv[1:])
+    if argv[:1] == ["check"]:
+        return check_main(argv[1:])
 
     from .profiles import PROFILES
 

@@ -1,0 +1,122 @@
+"""Every documented command runs: the README's, the book pages' and the chapters'. Where the
+real command takes minutes, the test runs it with a tiny configuration and checks what it
+writes (files, checksums, tables), through the same entry point."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from noise2image import checkpoints, features, gan, generate, runner
+
+ROOT = runner.ROOT
+
+
+def test_gan_retrain_shipped_writes_a_checkpoint_that_loads_and_checks(tmp_path, monkeypatch):
+    # the README's `python -m noise2image.gan --retrain-shipped` (digits by default)
+    tiny = gan.GANConfig(epochs=1, limit=64, ngf=8, ndf=8)
+    monkeypatch.setitem(generate.SHIPPED, "digits", tiny)
+    monkeypatch.setenv("NOISE2IMAGE_CACHE", str(tmp_path / "cache"))
+    files = {"gan_digits": (tmp_path / "gan_digits.pt", tmp_path / "gan_digits.json")}
+    real_files = checkpoints.shipped_files
+    monkeypatch.setattr(
+        checkpoints, "shipped_files", lambda stem: files.get(stem) or real_files(stem)
+    )
+    assert generate.main(["--retrain-shipped"]) == 0
+    meta = json.loads(files["gan_digits"][1].read_text())
+    assert meta["sha256"] == checkpoints.sha256_file(files["gan_digits"][0])
+    assert meta["command"] == "python -m noise2image.gan --retrain-shipped digits"
+    assert len(meta["trace"]) == 1
+    loaded = generate.load_shipped("digits")
+    assert loaded.config == tiny and generate.sample(loaded.generator, 4).shape == (4, 1, 28, 28)
+    torch.use_deterministic_algorithms(False)  # retrain_shipped turns it on for the process
+
+
+def test_gan_command_line_names_the_shipped_gans():
+    done = subprocess.run(
+        [sys.executable, "-m", "noise2image.gan", "--retrain-shipped", "faces"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "'digits', 'emoji'" in done.stderr
+    shown = subprocess.run(
+        [sys.executable, "-m", "noise2image.gan"], capture_output=True, text=True
+    )
+    assert shown.returncode == 0 and "--retrain-shipped" in shown.stdout
+
+
+def test_features_retrain_out_writes_a_checkpoint_elsewhere(tmp_path, monkeypatch, capsys):
+    # the book's `python -m noise2image.features --out /tmp/again.pt`, one epoch
+    monkeypatch.setattr(features, "SHIPPED_CONFIG", features.FeatureConfig(epochs=1))
+    threads = torch.get_num_threads()
+    out = tmp_path / "again.pt"
+    try:
+        assert features.main(["--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(False)
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["sha256"] == checkpoints.sha256_file(out)
+    assert printed["test_accuracy"] > 0.8  # one epoch already reads most digits
+    payload = checkpoints.load_checkpoint(out, sha256=printed["sha256"])
+    assert payload["config"]["epochs"] == 1
+    with pytest.raises(checkpoints.CheckpointError, match="another configuration"):
+        features.load_feature_net(path=out)  # a copy must have the shipped configuration
+    shipped_meta = json.loads(checkpoints.shipped_files("feature_net")[1].read_text())
+    assert shipped_meta["sha256"] != printed["sha256"]  # the shipped files were not touched
+
+
+def test_readme_papermill_command_runs_a_chapter_with_other_parameters(tmp_path):
+    # `papermill notebooks/01_data.ipynb out.ipynb -p profile smoke -p dataset openmoji`
+    papermill = [sys.executable, "-m", "papermill"]
+    out = tmp_path / "out.ipynb"
+    done = subprocess.run(
+        [*papermill, "notebooks/01_data.ipynb", str(out), "-p", "profile", "smoke"]
+        + ["-p", "dataset", "openmoji", "--cwd", "notebooks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    splits = runner.recorded(out)["splits"]
+    assert splits["pictures in train and test"] == 0
+
+
+def test_readme_sweep_command_writes_the_table(tmp_path):
+    # `python -m noise2image.runner sweep notebooks/experiments/regression_run.ipynb ...`
+    done = subprocess.run(
+        [sys.executable, "-m", "noise2image.runner", "sweep"]
+        + ["notebooks/experiments/regression_run.ipynb", "--grid", "lr=1e-3,1e-4"]
+        + ["--set", "profile=smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = (tmp_path / "sweep.csv").read_text().splitlines()
+    assert table[0].startswith("lr,clarity,FID,recognisable") and len(table) == 3
+
+
+def test_check_command_passes_on_matching_records_and_fails_on_others(tmp_path):
+    # `python -m noise2image.runner check FOLDER --profile smoke [--write]`
+    executed = tmp_path / "run"
+    executed.mkdir()
+    source = ROOT / "notebooks" / "experiments" / "regression_run.ipynb"
+    runner.run_notebook(source, executed / "01_experiment.ipynb", {"profile": "smoke"})
+    expected = tmp_path / "expected"
+    assert runner.check_records(executed, "smoke", write=True, expected=expected) == []
+    contents = json.loads((expected / "01_experiment.smoke.json").read_text())
+    contents["values"]["metrics.FID"] *= 2
+    (expected / "01_experiment.smoke.json").write_text(json.dumps(contents))
+    problems = runner.check_records(executed, "smoke", expected=expected)
+    assert len(problems) == 1 and problems[0].startswith("01_experiment: metrics.FID = ")
+
+
+@pytest.mark.parametrize("script", ["benchmarks/time_notebooks.py", "benchmarks/gan_throughput.py"])
+def test_benchmark_scripts_explain_themselves(script):
+    done = subprocess.run(
+        [sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "usage" in done.stdout.lower()
