@@ -12,6 +12,16 @@ from noise2image.runner import chapters
 SMOKE = Path("_build/smoke/notebooks")
 
 
+def build(book: Path) -> subprocess.CompletedProcess:
+    """``jupyter-book build BOOK --warningiserror --keep-going``, as ``make book`` runs it."""
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    return subprocess.run(
+        [str(jupyter_book), "build", str(book), "--warningiserror", "--keep-going"],
+        capture_output=True,
+        text=True,
+    )
+
+
 def test_book_builds_from_the_smoke_runs(root, tmp_path):
     smoke = root / SMOKE
     executed = sorted(smoke.glob("*.ipynb"))
@@ -25,12 +35,7 @@ def test_book_builds_from_the_smoke_runs(root, tmp_path):
     config = yaml.safe_load((root / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"  # already executed by papermill
     (book / "_config.yml").write_text(yaml.safe_dump(config))
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    done = subprocess.run(
-        [str(jupyter_book), "build", str(book), "--warningiserror", "--keep-going"],
-        capture_output=True,
-        text=True,
-    )
+    done = build(book)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     html = book / "_build" / "html"
     assert (html / "index.html").exists()
@@ -69,11 +74,6 @@ def test_a_chapter_that_raises_fails_the_book_build(root, tmp_path):
     config = yaml.safe_load((root / "_config.yml").read_text())
     assert config["execute"]["execute_notebooks"] == "cache"  # the book's own setting
     (book / "_config.yml").write_text(yaml.safe_dump(config))
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    done = subprocess.run(
-        [str(jupyter_book), "build", str(book), "--warningiserror", "--keep-going"],
-        capture_output=True,
-        text=True,
-    )
+    done = build(book)
     assert done.returncode != 0
     assert "broken on purpose" in done.stdout + done.stderr

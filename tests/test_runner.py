@@ -33,20 +33,9 @@ def test_a_2x2_smoke_sweep_gives_a_4_row_table(tmp_path):
 
 
 def test_record_round_trip_through_an_executed_notebook(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(
-            "from noise2image.runner import record\nrecord('metrics', {'double': 2 * x})"
-        ),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    source = tmp_path / "tiny.ipynb"
-    nbformat.write(nb, source)
+    source = tiny_notebook(
+        tmp_path, "from noise2image.runner import record\nrecord('metrics', {'double': 2 * x})"
+    )
     table = runner.sweep(source, {"x": [1, 5]}, out=tmp_path / "out", progress=False)
     assert table["double"].tolist() == [2, 10]
     with pytest.raises(KeyError, match="recorded no 'other'"):
