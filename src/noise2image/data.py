@@ -111,9 +111,9 @@ class ImageSet:
     def loader(self, batch_size: int = 64, shuffle: bool = True, seed: int = 0) -> DataLoader:
         """A DataLoader over the in-memory tensors (images, labels if any)."""
         tensors = [self.images] + ([self.labels] if self.labels is not None else [])
-        generator = torch.Generator().manual_seed(seed)
+        rng = torch.Generator().manual_seed(seed)
         return DataLoader(
-            TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle, generator=generator
+            TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle, generator=rng
         )
 
 
@@ -128,7 +128,7 @@ def split_indices(
     With ``labels``, each class is split in the same proportions (stratified). The
     indices come in a seeded random order, so ``split[:n]`` is a random sample.
     """
-    generator = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
     groups = (
         [torch.arange(n)]
         if labels is None
@@ -136,7 +136,7 @@ def split_indices(
     )
     parts: dict[str, list[torch.Tensor]] = {"train": [], "val": [], "test": []}
     for group in groups:
-        order = group[torch.randperm(len(group), generator=generator)]
+        order = group[torch.randperm(len(group), generator=rng)]
         n_val = round(len(order) * SPLIT_FRACTIONS[1])
         n_test = round(len(order) * SPLIT_FRACTIONS[2])
         n_train = len(order) - n_val - n_test
@@ -145,7 +145,7 @@ def split_indices(
         parts["test"].append(order[n_train + n_val :])
     # shuffled once more, so that the first n items of any split are a random sample
     return {
-        k: (lambda idx: idx[torch.randperm(len(idx), generator=generator)])(torch.cat(v))
+        k: (lambda idx: idx[torch.randperm(len(idx), generator=rng)])(torch.cat(v))
         for k, v in parts.items()
     }
 
