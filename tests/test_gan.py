@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from noise2image import gan
+from noise2image import gan, generate
 from noise2image.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from noise2image.profiles import ParameterError
 
@@ -91,6 +91,8 @@ def test_train_or_load_reuses_and_refuses_bad_checkpoints(tmp_cache, capsys):
     assert not first.loaded
     again = gan.train_or_load(config, progress=False)
     assert again.loaded and torch.equal(again.snapshots, first.snapshots)
+    # a loaded generator draws exactly what the trained one drew (same memory layout)
+    assert torch.equal(generate.sample(again.generator, 8), generate.sample(first.generator, 8))
     path = gan.checkpoint_path(config)
     path.write_bytes(path.read_bytes()[:100])  # corrupt
     retrained = gan.train_or_load(config, progress=False)

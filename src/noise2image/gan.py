@@ -438,7 +438,9 @@ def train_or_load(
     if log:
         print(f"loaded the trained GAN from {path}")
     trace = json.loads(state["trace"])
-    G, D = G.to(device).eval(), D.to(device).eval()
+    # the memory layout training used: the same arithmetic, so the same pictures to the bit
+    G = G.to(device=device, memory_format=torch.channels_last).eval()
+    D = D.to(device=device, memory_format=torch.channels_last).eval()
     return GANResult(config, G, D, trace, state["snapshots"], loaded=True)
 
 
