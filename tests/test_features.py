@@ -91,3 +91,5 @@ def test_strongest_maps_are_scaled_and_ordered():
     maps[1, 2, 2] = 1.0
     chosen = features.strongest_maps(maps, 2)
     assert chosen.shape == (2, 1, 4, 4) and chosen.max() == 1 and chosen.min() == 0
+    # largest spread first: map 3 (peak at 0, 0), then map 1 (peak at 2, 2)
+    assert chosen[0, 0, 0, 0] == 1 and chosen[1, 0, 2, 2] == 1

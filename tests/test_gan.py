@@ -51,7 +51,8 @@ def test_training_changes_the_generator_and_keeps_a_trace():
     result = gan.train_gan(config, progress=False, evaluate=False, log=False)
     assert [row["epoch"] for row in result.trace] == [1, 2]
     assert set(result.trace[0]) >= {"loss_D", "loss_G", "D(x)", "D(G(z))"}
-    assert 0 < result.trace[-1]["D(x)"] < 1
+    # the discriminator already tells them apart: real pictures get the higher verdict
+    assert result.trace[-1]["D(x)"] > result.trace[-1]["D(G(z))"] + 0.1
     assert result.snapshots.shape == (2, 64, 1, 28, 28)
     assert not torch.equal(result.snapshots[0], result.snapshots[1])
 

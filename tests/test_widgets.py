@@ -76,3 +76,8 @@ def test_latent_explorer_redraws_and_static_grid_matches_it():
     assert set(grid) == {"noise × 0.0", "noise × 1.0"}
     zero = grid["noise × 0.0"]
     assert zero.shape == (2, 1, 28, 28) and torch.equal(zero[0], zero[1])  # no noise: same picture
+    # the static grid draws exactly what the explorer draws for that digit, seed and scale
+    from noise2image.generate import from_seed
+    from noise2image.preprocess import denormalise
+
+    assert torch.equal(grid["noise × 1.0"][1], denormalise(from_seed(G, 1, 3, 1.0))[0])
