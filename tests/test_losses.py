@@ -84,3 +84,26 @@ def test_vgg16_offline_fails_at_once_naming_the_alternative(monkeypatch, tmp_pat
     with pytest.raises(losses.PerceptualNetUnavailable, match="perceptual_net='course'"):
         losses.PerceptualLoss("vgg16")
     assert time.perf_counter() - start < 10
+
+
+def test_vgg16_path_runs_offline_with_random_weights(monkeypatch):
+    # the download is the only online part: stand in torchvision's VGG16 without weights
+    from torchvision.models import vgg16
+
+    def random_vgg16():
+        torch.manual_seed(0)
+        return vgg16(weights=None).features[: max(losses.VGG16_LAYERS.values()) + 1]
+
+    monkeypatch.setattr(losses, "_vgg16_features", random_vgg16)
+    loss = losses.PerceptualLoss("vgg16", layers=list(losses.VGG16_LAYERS))
+    digits = load_dataset("mnist5k", "test", seed=0).images[:4]
+    maps = loss.features(digits)
+    assert [tuple(m.shape[1:2]) for m in maps.values()] == [(64,), (128,), (256,), (512,)]
+    assert loss(digits, digits).item() == 0  # identical pictures: no loss
+    output = blur(digits, 1.0).requires_grad_(True)
+    value = loss(output, digits)
+    value.backward()
+    assert value.item() > 0 and output.grad.abs().sum() > 0  # gradients reach the picture
+    assert not any(p.requires_grad for p in loss.net.parameters())  # the network stays fixed
+    changes = loss.relative_change(digits, blur(digits, 2.0))
+    assert set(changes) == set(losses.VGG16_LAYERS) and all(v > 0 for v in changes.values())
