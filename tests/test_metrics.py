@@ -165,3 +165,22 @@ def test_digit_evaluator_reports_the_chosen_numbers_on_real_and_blurred_digits(r
     assert list(only) == ["FID", "recognisable"] and only["FID"] == same["FID"]
     with pytest.raises(ValueError, match="'clarity', 'FID', 'recognisable'"):
         metrics.evaluate_digits(real["val"], real["test"], metrics=("sharpness",))
+
+
+def test_kid_and_inception_score_do_not_depend_on_or_change_the_global_generator(real, net):
+    torch.manual_seed(1)
+    first = (
+        metrics.kid(real["train"][:200], real["test"][:200], net),
+        metrics.inception_score(real["test"][:200], net),
+    )
+    state = torch.get_rng_state()
+    torch.manual_seed(2)
+    torch.rand(10)
+    second = (
+        metrics.kid(real["train"][:200], real["test"][:200], net),
+        metrics.inception_score(real["test"][:200], net),
+    )
+    assert first == second
+    torch.set_rng_state(state)
+    metrics.kid(real["train"][:200], real["test"][:200], net)
+    assert torch.equal(torch.get_rng_state(), state)

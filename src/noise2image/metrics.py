@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -193,6 +194,16 @@ def _net(net: nn.Module | None, images: torch.Tensor) -> nn.Module:
     return net.eval()
 
 
+@contextmanager
+def _own_randomness(seed: int = 0):
+    """torchmetrics' KID and IS draw from torch's global generator: inside this block they
+    draw from a fixed seed instead, so their value does not depend on what a notebook ran
+    before (training, or loading from the cache), and the caller's generator is untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def _batches(images: torch.Tensor, size: int = 500):
     for i in range(0, len(images), size):
         yield images[i : i + size]
@@ -232,7 +243,8 @@ def kid(
             metric.update(batch, real=True)
         for batch in _batches(fake):
             metric.update(batch, real=False)
-        mean, std = metric.compute()
+        with _own_randomness():  # KID draws its random subsets here
+            mean, std = metric.compute()
     return float(mean), float(std)
 
 
@@ -249,7 +261,8 @@ def inception_score(images: torch.Tensor, net: nn.Module | None = None) -> float
         metric = InceptionScore(feature=_Logits(net), splits=1)
         for batch in _batches(images):
             metric.update(batch)
-        mean, _ = metric.compute()
+        with _own_randomness():  # IS shuffles the pictures here
+            mean, _ = metric.compute()
     return float(mean)
 
 
