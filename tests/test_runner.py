@@ -1,5 +1,7 @@
 """The sweep helper: a notebook run over a grid, its recorded numbers gathered in one table."""
 
+import json
+
 import nbformat
 import papermill
 import pytest
@@ -123,3 +125,20 @@ def test_compare_records_tolerates_small_differences_and_names_missing_numbers()
 def test_check_command_reports_problems_with_its_exit_code(tmp_path, capsys):
     assert runner.main(["check", str(tmp_path), "--profile", "smoke"]) == 2
     assert "no executed chapters" in capsys.readouterr().out
+
+
+def test_recorded_reads_the_glue_file_a_book_build_writes(tmp_path):
+    # myst-nb moves glued outputs out of the executed notebook into STEM.glue.json
+    nb = nbformat.v4.new_notebook()
+    nbformat.write(nb, tmp_path / "06_x.ipynb")
+    glued = {
+        "clarity": {"data": {"text/plain": "45.4"}, "metadata": {}},
+        "verdict": {"data": {"text/plain": "'well below'"}, "metadata": {}},
+        "table": {"data": {"text/plain": '{"row": {"FID": 2}}'}, "metadata": {}},
+    }
+    (tmp_path / "06_x.glue.json").write_text(json.dumps(glued))
+    assert runner.recorded(tmp_path / "06_x.ipynb") == {
+        "clarity": 45.4,
+        "verdict": "well below",
+        "table": {"row": {"FID": 2}},
+    }

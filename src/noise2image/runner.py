@@ -177,21 +177,36 @@ def record(name: str, value: Mapping[str, Any]) -> None:
     display({_RECORD_MIME: text}, raw=True, metadata=metadata)
 
 
-def recorded(notebook: str | Path) -> dict[str, dict]:
-    """Everything an executed notebook recorded with :func:`record`, by name."""
+def _parse(text: str | list[str]) -> Any:
+    text = "".join(text) if isinstance(text, list) else text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:  # a glued word: Python's repr
+        return ast.literal_eval(text)
+
+
+def recorded(notebook: str | Path) -> dict[str, Any]:
+    """Everything an executed notebook recorded with :func:`record` or :func:`glue`, by name.
+
+    Papermill keeps the records in the notebook's outputs; a book build (myst-nb) moves them
+    to ``STEM.glue.json`` beside the executed notebook, which is read too.
+    """
     import nbformat
 
-    found: dict[str, dict] = {}
+    notebook = Path(notebook)
+    found: dict[str, Any] = {}
     for cell in nbformat.read(str(notebook), as_version=4).cells:
         for output in cell.get("outputs", []):
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
             if name is not None and _RECORD_MIME in output.get("data", {}):
-                text = output["data"][_RECORD_MIME]
-                text = "".join(text) if isinstance(text, list) else text
-                try:
-                    found[name] = json.loads(text)
-                except json.JSONDecodeError:  # a glued word: Python's repr
-                    found[name] = ast.literal_eval(text)
+                found[name] = _parse(output["data"][_RECORD_MIME])
+    glued = notebook.with_name(f"{notebook.stem}.glue.json")
+    if glued.exists():
+        for name, output in json.loads(glued.read_text()).items():
+            data = output.get("data", {})
+            text = data.get(_RECORD_MIME, data.get("text/plain"))
+            if text is not None and name not in found:
+                found[name] = _parse(text)
     return found
 
 
