@@ -91,6 +91,8 @@ def test_glued_numbers_and_words_are_recorded_and_checked_against_expected_files
     )
     executed = tmp_path / "run" / "01_tiny.ipynb"
     runner.run_notebook(source, executed, {"x": 2})
+    outputs = nbformat.read(executed, as_version=4).cells[-1].outputs
+    assert not [o for o in outputs if o.output_type == "execute_result"]  # glue shows nothing
     assert runner.recorded(executed) == {
         "clarity": 83.0,
         "verdict": "lower",

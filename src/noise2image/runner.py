@@ -148,8 +148,8 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"glue a number or a word, not {type(value).__name__}")
 
 
-def glue(name: str, value: Any) -> Any:
-    """Glue one number or word of the running notebook for its prose, and return it.
+def glue(name: str, value: Any) -> None:
+    """Glue one number or word of the running notebook for its prose (shown nowhere else).
 
     A markdown cell shows it with myst-nb's role: ``{glue:text}`name:.1f``` (a format
     specification after the colon). The value is also recorded (:func:`recorded`), so the
@@ -161,7 +161,6 @@ def glue(name: str, value: Any) -> Any:
     value = _plain(value)
     metadata = {"scrapbook": {"name": name, "mime_prefix": RECORD_PREFIX}}
     display({_RECORD_MIME: repr(value)}, raw=True, metadata=metadata)
-    return value
 
 
 def record(name: str, value: Mapping[str, Any]) -> None:
