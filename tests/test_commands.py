@@ -114,7 +114,74 @@ def test_check_command_passes_on_matching_records_and_fails_on_others(tmp_path):
     assert len(problems) == 1 and problems[0].startswith("01_experiment: metrics.FID = ")
 
 
-@pytest.mark.parametrize("script", ["benchmarks/time_notebooks.py", "benchmarks/gan_throughput.py"])
+def test_diffusion_retrain_shipped_writes_a_folder_that_loads_and_checks(tmp_path, monkeypatch):
+    # `python -m noise2image.diffusion --retrain-shipped --epochs 2 --out /tmp/check`, with a
+    # tiny configuration standing in for the shipped one
+    from dataclasses import replace
+
+    from noise2image.autoencoder import AEConfig
+    from noise2image.diffusion import __main__ as command
+    from noise2image.diffusion import train
+
+    tiny = replace(
+        train.SHIPPED, width=32, depth=1, expansion=1, text_dim=16, text_layers=1,
+        batch_size=64, limit=100, warmup=1,
+        vae=AEConfig(perceptual_weight=1.0, epochs=1, limit=64),
+    )  # fmt: skip
+    monkeypatch.setattr(train, "SHIPPED", tiny)
+    monkeypatch.setenv("NOISE2IMAGE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "check"
+    try:
+        assert command.main(["--retrain-shipped", "--epochs", "2", "--out", str(out)]) == 0
+    finally:
+        torch.use_deterministic_algorithms(False)  # retrain_shipped turns it on
+    meta = json.loads((out / "shipped.json").read_text())
+    assert meta["command"] == "python -m noise2image.diffusion --retrain-shipped"
+    assert len(meta["trace"]) == 2 and "unet/diffusion_pytorch_model.safetensors" in meta["files"]
+    loaded = train.load_shipped(folder=out)
+    assert loaded.config == replace(tiny, epochs=2)
+    assert loaded.pipeline("a seven", num_inference_steps=2).images.shape == (1, 1, 32, 32)
+    shipped_meta = json.loads((train.shipped_folder() / "shipped.json").read_text())
+    assert shipped_meta["files"] != meta["files"]  # the shipped folder was not touched
+
+
+def test_diffusion_command_line_keeps_the_shipped_model_safe():
+    done = subprocess.run(
+        [sys.executable, "-m", "noise2image.diffusion", "--retrain-shipped", "--epochs", "1"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "give --out" in done.stderr
+    shown = subprocess.run(
+        [sys.executable, "-m", "noise2image.diffusion"], capture_output=True, text=True
+    )
+    assert shown.returncode == 0 and "--retrain-shipped" in shown.stdout
+
+
+def test_negative_prompt_sweep_gathers_one_row_per_setting(tmp_path):
+    # the sweeps page's `runner sweep notebooks/experiments/negative_prompt_run.ipynb ...`
+    done = subprocess.run(
+        [sys.executable, "-m", "noise2image.runner", "sweep"]
+        + ["notebooks/experiments/negative_prompt_run.ipynb", "--grid", "negative_prompt=,seven"]
+        + ["--set", "profile=smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = (tmp_path / "sweep.csv").read_text().splitlines()
+    assert table[0].startswith("negative_prompt,clarity,FID,classified as asked")
+    assert len(table) == 3
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "benchmarks/time_notebooks.py",
+        "benchmarks/gan_throughput.py",
+        "benchmarks/diffusion_denoisers.py",
+    ],
+)
 def test_benchmark_scripts_explain_themselves(script):
     done = subprocess.run(
         [sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True

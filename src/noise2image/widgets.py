@@ -10,7 +10,16 @@ from importlib import resources
 
 from .profiles import check_choice
 
-__all__ = ["QUIZZES", "load_quiz", "show_quiz", "RatingWidget", "latent_explorer", "explorer_grid"]
+__all__ = [
+    "QUIZZES",
+    "load_quiz",
+    "show_quiz",
+    "RatingWidget",
+    "latent_explorer",
+    "explorer_grid",
+    "prompt_playground",
+    "playground_grid",
+]
 
 QUIZZES = tuple(
     sorted(
@@ -196,3 +205,54 @@ def latent_explorer(G):
         control.observe(draw, "value")
     draw()
     return w.HBox([w.VBox([label, seed, scale]), picture])
+
+
+def playground_grid(pipe, prompt: str, negative_prompt: str, guidance_scale: float,
+                    steps: int, seed: int, n: int = 8):  # fmt: skip
+    """The prompt playground's picture: ``n`` pictures ``(n, 1, 28, 28)`` in [0, 1] for one
+    prompt and negative prompt, the noise from ``seed`` (the static form draws the same)."""
+    from .diffusion.evaluate import generate
+
+    return generate(
+        pipe, [prompt] * n, seed=seed, negative_prompt=negative_prompt,
+        guidance_scale=guidance_scale, num_inference_steps=steps,
+    )  # fmt: skip
+
+
+def prompt_playground(pipe, n: int = 8):
+    """Text boxes for the prompt and the negative prompt, sliders for guidance, steps and seed;
+    the grid of ``n`` pictures is redrawn whenever a control changes (chapter 8)."""
+    import io
+
+    import ipywidgets as w
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    prompt = w.Text(value="a bold seven", description="prompt", continuous_update=False)
+    negative = w.Text(value="", description="negative", continuous_update=False)
+    scale = w.FloatSlider(value=4.0, min=1.0, max=12.0, step=0.5, description="guidance")
+    steps = w.IntSlider(value=25, min=1, max=50, description="steps")
+    seed = w.IntSlider(value=0, min=0, max=999, description="seed")
+    picture = w.Image(format="png", width=4 * 28 * 4, height=2 * 28 * 4)
+    message = w.Label()
+
+    def draw(*_):
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            images = playground_grid(
+                pipe, prompt.value, negative.value, scale.value, steps.value, seed.value, n
+            )
+        message.value = "; ".join(str(c.message) for c in caught)
+        grid = make_grid(images, nrow=4, padding=2, pad_value=1.0)[0]
+        array = (grid.clamp(0, 1).numpy() * 255).astype("uint8")
+        buffer = io.BytesIO()
+        image = Image.fromarray(array)
+        image.resize((image.width * 4, image.height * 4), Image.NEAREST).save(buffer, "PNG")
+        picture.value = buffer.getvalue()
+
+    for control in (prompt, negative, scale, steps, seed):
+        control.observe(draw, "value")
+    draw()
+    return w.HBox([w.VBox([prompt, negative, scale, steps, seed, message]), picture])

@@ -1,0 +1,33 @@
+"""A miniature latent text-to-image model with Stable Diffusion's parts (chapters 8 and 9).
+
+Kept apart as diffusers keeps them:
+
+* ``captions`` -- captions measured on the digits (style words) and on degraded copies
+  (quality words), the reason a negative prompt can work at all;
+* ``model`` -- the ``vae`` (chapter 7's autoencoder), the ``tokenizer`` and ``text_encoder``
+  (a word-level tokenizer and a small ``CLIPTextModel``) and the ``unet`` (:class:`LatentDenoiser`);
+* ``pipeline`` -- :class:`MiniDiffusionPipeline`, a ``diffusers.DiffusionPipeline`` with Stable
+  Diffusion's call, and :func:`classifier_free_guidance`;
+* ``train`` -- flow-matching training, ``train_or_load``, the shipped model
+  (``python -m noise2image.diffusion --retrain-shipped``);
+* ``evaluate`` -- classified as asked, style match, degraded share, negative-prompt comparisons.
+
+>>> pipe = load_shipped().pipeline
+>>> pipe("a bold seven", negative_prompt="blurry", guidance_scale=4.0).images.shape
+torch.Size([1, 1, 32, 32])
+"""
+
+from .model import LatentDenoiser, MiniVAE
+from .pipeline import MiniDiffusionPipeline, classifier_free_guidance
+from .train import DiffusionConfig, load_shipped, retrain_shipped, train_or_load
+
+__all__ = [
+    "LatentDenoiser",
+    "MiniVAE",
+    "MiniDiffusionPipeline",
+    "classifier_free_guidance",
+    "DiffusionConfig",
+    "load_shipped",
+    "retrain_shipped",
+    "train_or_load",
+]

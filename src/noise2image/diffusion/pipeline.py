@@ -1,0 +1,333 @@
+"""The text-to-image pipeline (chapter 8): Stable Diffusion's call on the course's parts.
+
+:class:`MiniDiffusionPipeline` is a ``diffusers.DiffusionPipeline`` with the components of
+Stable Diffusion by name (``vae``, ``text_encoder``, ``tokenizer``, ``unet``, ``scheduler``)
+and the call a Stable Diffusion user knows::
+
+    pipe = load_shipped()
+    out = pipe(["a seven", "a bold digit"], negative_prompt=["", "seven"],
+               guidance_scale=4.0, num_inference_steps=25,
+               generator=torch.Generator().manual_seed(0))
+    out.images          # (2, 1, 32, 32) in [0, 1] with output_type="pt"
+
+:func:`classifier_free_guidance` is the one line of guidance the book shows: the negative
+prompt's prediction takes the place of the empty prompt's.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+
+__all__ = [
+    "MiniDiffusionPipeline",
+    "classifier_free_guidance",
+    "rescale_guidance",
+    "unknown_words",
+    "OUTPUT_TYPES",
+    "stages",
+    "prediction_trace",
+]
+
+OUTPUT_TYPES = ("pt", "pil", "latent")
+
+
+def classifier_free_guidance(
+    pred_negative: torch.Tensor, pred_prompt: torch.Tensor, scale: float
+) -> torch.Tensor:
+    """``pred_negative + scale * (pred_prompt - pred_negative)``: scale 1 is the prompt's
+    prediction alone; larger scales move further from what the negative prompt (by default
+    the empty prompt) predicts, towards what the prompt predicts.
+
+    Computed as ``pred_prompt + (scale - 1) * (pred_prompt - pred_negative)``, the same
+    number, so that scale 1 returns the prompt's prediction to the last bit."""
+    return pred_prompt + (scale - 1) * (pred_prompt - pred_negative)
+
+
+def rescale_guidance(guided: torch.Tensor, pred_prompt: torch.Tensor, rescale: float):
+    """Lin et al. (2023), as in diffusers' Stable Diffusion: give the guided prediction the
+    standard deviation of the prompt's prediction, mixed back with weight ``rescale``
+    (0: unchanged), against the over-saturation of large guidance scales."""
+    if rescale == 0:
+        return guided
+    dims = list(range(1, guided.ndim))
+    rescaled = guided * (pred_prompt.std(dims, keepdim=True) / guided.std(dims, keepdim=True))
+    return rescale * rescaled + (1 - rescale) * guided
+
+
+def unknown_words(tokenizer, prompts: list[str]) -> list[str]:
+    """The words of ``prompts`` that ``tokenizer`` does not know (they become its unknown
+    token, which the model never saw in training)."""
+    pre = tokenizer.backend_tokenizer.pre_tokenizer
+    unknown = []
+    for text in prompts:
+        for word, _ in pre.pre_tokenize_str(text.lower()):
+            if (
+                tokenizer.convert_tokens_to_ids(word) == tokenizer.unk_token_id
+                and word not in unknown
+            ):
+                unknown.append(word)
+    return unknown
+
+
+def _as_list(prompt, name: str) -> list[str]:
+    if isinstance(prompt, str):
+        return [prompt]
+    if not isinstance(prompt, list | tuple) or not all(isinstance(p, str) for p in prompt):
+        raise TypeError(
+            f"{name} must be a string or a list of strings, not {type(prompt).__name__}"
+        )
+    return list(prompt)
+
+
+class MiniDiffusionPipeline(DiffusionPipeline):
+    """Text -> token ids ``(B, T)`` -> hidden states ``(B, T, D)``; noise ``(B, C, 8, 8)`` ->
+    ``num_inference_steps`` guided denoising steps -> decoded pictures ``(B, 1, 32, 32)``."""
+
+    model_cpu_offload_seq = "text_encoder->unet->vae"
+
+    def __init__(self, vae, text_encoder, tokenizer, unet, scheduler):
+        super().__init__()
+        self.register_modules(
+            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler
+        )
+
+    # ------------------------------------------------------------------ text
+
+    def _embed(self, prompts: list[str], device) -> torch.Tensor:
+        ids = self.tokenizer(
+            [p.lower() for p in prompts],
+            padding="max_length",
+            max_length=self.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids
+        return self.text_encoder(ids.to(device))[0]
+
+    def _warn_unknown(self, *texts) -> None:
+        words = unknown_words(self.tokenizer, [t for group in texts for t in group])
+        if words:
+            warnings.warn(
+                "words the model does not know (ignored as an unknown token): " + ", ".join(words),
+                stacklevel=4,
+            )
+
+    @torch.no_grad()
+    def encode_prompt(
+        self,
+        prompt,
+        device=None,
+        num_images_per_prompt: int = 1,
+        do_classifier_free_guidance: bool = True,
+        negative_prompt=None,
+        prompt_embeds: torch.Tensor | None = None,
+        negative_prompt_embeds: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(prompt_embeds, negative_prompt_embeds)``, each ``(B * num_images_per_prompt, T,
+        D)``, as Stable Diffusion's ``encode_prompt`` returns them. Precomputed embeddings are
+        used as they are; a missing negative prompt is the empty prompt ``""``; the negative
+        embeddings are ``None`` without guidance."""
+        device = device or self._execution_device
+        prompts = [] if prompt_embeds is not None else _as_list(prompt, "prompt")
+        negatives = []
+        if do_classifier_free_guidance and negative_prompt_embeds is None and negative_prompt:
+            negatives = _as_list(negative_prompt, "negative_prompt")
+        self._warn_unknown(prompts, negatives)
+        if prompt_embeds is None:
+            prompt_embeds = self._embed(prompts, device)
+        batch = prompt_embeds.shape[0]
+        negative = None
+        if do_classifier_free_guidance:
+            if negative_prompt_embeds is not None:
+                negative = negative_prompt_embeds
+            else:
+                texts = (
+                    [""] * batch
+                    if negative_prompt is None
+                    else _as_list(negative_prompt, "negative_prompt")
+                )
+                if len(texts) == 1 and batch > 1:
+                    texts = texts * batch
+                if len(texts) != batch:
+                    raise ValueError(
+                        f"negative_prompt has {len(texts)} entries but prompt has {batch}: "
+                        "give one negative prompt, or one per prompt"
+                    )
+                negative = self._embed(texts, device)
+            if negative.shape != prompt_embeds.shape:
+                raise ValueError(
+                    f"negative_prompt_embeds {tuple(negative.shape)} and prompt_embeds "
+                    f"{tuple(prompt_embeds.shape)} must have the same shape"
+                )
+            negative = negative.to(device).repeat_interleave(num_images_per_prompt, 0)
+        prompt_embeds = prompt_embeds.to(device).repeat_interleave(num_images_per_prompt, 0)
+        return prompt_embeds, negative
+
+    # ------------------------------------------------------------------ sampling
+
+    def progress_bar(self, iterable=None, total=None):
+        """The course's text progress bar (it survives in the static book)."""
+        from ..progress import progress_bar
+
+        config = getattr(self, "_progress_bar_config", {}) or {}
+        return progress_bar(
+            iterable,
+            total=total,
+            desc=config.get("desc", "denoising"),
+            disable=config.get("disable", False),
+        )
+
+    def prepare_latents(self, batch: int, generator, device) -> torch.Tensor:
+        """Starting noise ``(batch, C, S, S)``, drawn on the CPU from ``generator`` (so a seed
+        gives the same pictures on every device) and scaled for the scheduler."""
+        size = self.unet.config.sample_size
+        channels = self.unet.config.in_channels
+        generators = generator if isinstance(generator, list) else [generator] * batch
+        if len(generators) != batch:
+            raise ValueError(f"{len(generators)} generators for {batch} pictures")
+        if isinstance(generator, list):
+            noise = torch.cat(
+                [torch.randn(1, channels, size, size, generator=g) for g in generators]
+            )
+        else:
+            noise = torch.randn(batch, channels, size, size, generator=generator)
+        return noise.to(device) * getattr(self.scheduler, "init_noise_sigma", 1.0)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt=None,
+        negative_prompt=None,
+        guidance_scale: float = 4.0,
+        num_inference_steps: int = 25,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        guidance_rescale: float = 0.0,
+        num_images_per_prompt: int = 1,
+        output_type: str = "pt",
+        prompt_embeds: torch.Tensor | None = None,
+        negative_prompt_embeds: torch.Tensor | None = None,
+        latents: torch.Tensor | None = None,
+        callback_on_step_end: Callable | None = None,
+        return_dict: bool = True,
+    ):
+        """Pictures for ``prompt``, guided away from ``negative_prompt`` (default ``""``).
+
+        ``guidance_scale`` > 1 turns on classifier-free guidance (1: the prompt's prediction
+        alone); ``callback_on_step_end(pipe, i, t, {"latents", "noise_pred"})`` is called
+        after every step, as in diffusers. ``output_type``: ``"pt"`` (pictures ``(B, 1, 32,
+        32)`` in [0, 1]), ``"pil"`` or ``"latent"``.
+        """
+        if prompt is None and prompt_embeds is None:
+            raise ValueError("give a prompt (or prompt_embeds)")
+        if not isinstance(guidance_scale, int | float) or guidance_scale < 0:
+            raise ValueError(f"guidance_scale must be a number >= 0, got {guidance_scale!r}")
+        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise ValueError(
+                f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}"
+            )
+        if not 0 <= guidance_rescale <= 1:
+            raise ValueError(f"guidance_rescale must be in [0, 1], got {guidance_rescale!r}")
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
+        if not isinstance(num_images_per_prompt, int) or num_images_per_prompt < 1:
+            raise ValueError(
+                f"num_images_per_prompt must be an integer >= 1, got {num_images_per_prompt!r}"
+            )
+        device = self._execution_device
+        guided = guidance_scale > 1
+        prompt_embeds, negative_embeds = self.encode_prompt(
+            prompt, device, num_images_per_prompt, guided, negative_prompt,
+            prompt_embeds, negative_prompt_embeds,
+        )  # fmt: skip
+        batch = prompt_embeds.shape[0]
+        context = torch.cat([negative_embeds, prompt_embeds]) if guided else prompt_embeds
+        if latents is None:
+            latents = self.prepare_latents(batch, generator, device)
+        else:
+            latents = latents.to(device)
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        timesteps = self.scheduler.timesteps
+        for i, t in enumerate(self.progress_bar(timesteps)):
+            model_in = torch.cat([latents] * 2) if guided else latents
+            if hasattr(self.scheduler, "scale_model_input"):
+                model_in = self.scheduler.scale_model_input(model_in, t)
+            pred = self.unet(model_in, t, encoder_hidden_states=context, return_dict=False)[0]
+            if guided:
+                pred_negative, pred_prompt = pred.chunk(2)
+                pred = classifier_free_guidance(pred_negative, pred_prompt, guidance_scale)
+                pred = rescale_guidance(pred, pred_prompt, guidance_rescale)
+            step_generator = generator if isinstance(generator, torch.Generator) else None
+            latents = self.scheduler.step(
+                pred, t, latents, generator=step_generator, return_dict=False
+            )[0]
+            if callback_on_step_end is not None:
+                callback_on_step_end(self, i, t, {"latents": latents, "noise_pred": pred})
+        if output_type == "latent":
+            images = latents
+        else:
+            images = self.vae.decode(latents / self.vae.config.scaling_factor).clamp(0, 1)
+            if output_type == "pil":
+                images = self.numpy_to_pil(images.permute(0, 2, 3, 1).cpu().float().numpy())
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (images,)
+        return ImagePipelineOutput(images=images)
+
+
+# ----------------------------------------------------------------------------- traces
+
+
+@torch.no_grad()
+def stages(pipe, prompt: str, num_inference_steps: int = 25) -> list[tuple[str, tuple, str]]:
+    """The data flow for one prompt, stage by stage: ``(stage, shape, what it is)``."""
+    tokens = pipe.tokenizer(
+        prompt.lower(), padding="max_length", max_length=pipe.tokenizer.model_max_length,
+        return_tensors="pt",
+    ).input_ids  # fmt: skip
+    embeds, _ = pipe.encode_prompt(prompt, do_classifier_free_guidance=False)
+    c, s = pipe.unet.config.in_channels, pipe.unet.config.sample_size
+    words = pipe.tokenizer.convert_ids_to_tokens(tokens[0])
+    return [
+        ("prompt", (1,), repr(prompt)),
+        ("token ids", tuple(tokens.shape), " ".join(words)),
+        ("text hidden states", tuple(embeds.shape), "text_encoder(token ids)[0]"),
+        ("starting noise", (1, c, s, s), "Gaussian, drawn from the generator"),
+        ("denoising", (1, c, s, s), f"{num_inference_steps} steps of unet + scheduler.step"),
+        ("decoded picture", (1, 1, 32, 32), "vae.decode(latent / scaling_factor)"),
+    ]
+
+
+@torch.no_grad()
+def prediction_trace(
+    pipe, prompt: str, seed: int = 0, num_inference_steps: int = 25, every: int = 5, **kwargs
+) -> list[dict]:
+    """One prompt's way from noise to picture, every ``every`` steps (and the last): the
+    noise level, the latent ``(C, 8, 8)``, its decoded picture and the model's guess of the
+    final picture at that step, ``latent - sigma * velocity`` decoded (flow-matching
+    schedulers: the ``sigmas`` of ``pipe.scheduler``)."""
+    rows = []
+    scale = pipe.vae.config.scaling_factor
+
+    def record(pipe_, i, t, values):
+        last = i == num_inference_steps - 1
+        if (i + 1) % every and not last:
+            return
+        sigma = float(pipe_.scheduler.sigmas[i + 1])
+        latents, velocity = values["latents"], values["noise_pred"]
+        guess = latents - sigma * velocity
+        rows.append({
+            "step": i + 1,
+            "sigma": sigma,
+            "latent": latents[0].cpu(),
+            "decoded": pipe_.vae.decode(latents[:1] / scale)[0].cpu(),
+            "final guess": pipe_.vae.decode(guess[:1] / scale)[0].cpu(),
+        })  # fmt: skip
+
+    generator = torch.Generator().manual_seed(seed)
+    pipe(prompt, generator=generator, num_inference_steps=num_inference_steps,
+         callback_on_step_end=record, **kwargs)  # fmt: skip
+    return rows

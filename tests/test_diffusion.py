@@ -1,0 +1,314 @@
+"""noise2image.diffusion: captions, the pipeline's call, training, the shipped model.
+
+Behaviour of the call is checked on a tiny randomly initialised pipeline (fast); the
+quality bounds on the shipped one, through the same measuring functions the chapter uses.
+"""
+
+import json
+import shutil
+import warnings
+from dataclasses import replace
+
+import pytest
+import torch
+
+from noise2image import data, metrics, preprocess
+from noise2image.checkpoints import CheckpointError
+from noise2image.diffusion import captions, evaluate, pipeline, train
+from noise2image.diffusion.model import LatentDenoiser, MiniVAE, make_text_encoder, make_tokenizer
+
+TINY = replace(train.SHIPPED, width=32, depth=1, expansion=1, text_dim=16, text_layers=1,
+               epochs=2, batch_size=64, limit=100, warmup=1)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return train.load_shipped()
+
+
+@pytest.fixture(scope="module")
+def tiny_pipe():
+    torch.manual_seed(0)
+    tokenizer = make_tokenizer()
+    text_encoder = make_text_encoder(tokenizer, hidden_size=16, layers=1, heads=2)
+    unet = LatentDenoiser(width=32, depth=1, expansion=1, text_dim=16, heads=2)
+    for p in unet.parameters():  # zero-initialised outputs would hide the text's effect
+        torch.nn.init.normal_(p, std=0.1)
+    vae = MiniVAE(scaling_factor=0.3)
+    return train.build_pipeline(vae, tokenizer, text_encoder, unet)
+
+
+def _pictures(pipe, seed=0, **kwargs):
+    kwargs.setdefault("num_inference_steps", 3)
+    return pipe(generator=torch.Generator().manual_seed(seed), **kwargs).images
+
+
+# ----------------------------------------------------------------------------- captions
+
+
+def test_thickness_grows_when_the_strokes_are_dilated():
+    digits = data.load_dataset("mnist5k", "test", seed=0).images[:50]
+    dilated = torch.nn.functional.max_pool2d(digits, 3, stride=1, padding=1)
+    assert (captions.thickness(dilated) > captions.thickness(digits)).float().mean() > 0.95
+
+
+def test_slant_is_positive_for_a_digit_sheared_to_lean_right():
+    from torchvision.transforms.v2 import functional as TF
+
+    digits = data.load_dataset("mnist5k", "test", seed=0).images[:50]
+    right = TF.affine(digits, angle=0.0, translate=[0, 0], scale=1.0, shear=[25.0, 0.0])
+    assert (captions.slant(right) > captions.slant(digits)).float().mean() > 0.95
+
+
+def test_style_thresholds_give_a_quarter_of_the_training_digits_each_word():
+    train_digits = data.load_dataset("mnist5k", "train", seed=0).images[:1000]
+    thresholds = captions.style_thresholds(train_digits)
+    words = captions.style_words(train_digits, thresholds)
+    for word in captions.STYLE_WORDS:
+        share = sum(word in w for w in words) / len(words)
+        assert 0.2 < share < 0.3, (word, share)
+
+
+def test_each_defect_changes_the_picture_the_way_its_name_says():
+    digits = data.load_dataset("mnist5k", "test", seed=0).images[:200]
+    rng = torch.Generator().manual_seed(0)
+    reference = metrics.clarity_reference(digits)
+    blurry = captions.degrade(digits, "blurry", rng)
+    assert metrics.clarity_score(blurry, reference) < 70
+    noisy = captions.degrade(digits, "noisy", rng)
+    assert metrics.clarity_score(noisy, reference) < 20
+    faint = captions.degrade(digits, "faint", rng)
+    assert faint.amax() < 0.5
+    pixelated = captions.degrade(digits, "pixelated", rng)
+    small = preprocess.resize(pixelated, 7, method="nearest")
+    assert pixelated.shape == digits.shape and len(pixelated.unique()) < len(digits.unique())
+    assert small.shape[-1] == 7
+    with pytest.raises(ValueError, match="blurry"):
+        captions.degrade(digits, "grainy", rng)
+
+
+def test_captions_name_defects_only_some_of_the_time_and_drop_some_captions():
+    made = captions.captioned_digits(captions.CaptionConfig(copies=2), seed=0, limit=500)
+    assert len(made.captions) == len(made.images) == 1000
+    degraded = [i for i, d in enumerate(made.defects) if d is not None]
+    assert 0.15 < len(degraded) / 1000 < 0.25
+    named = sum(made.defects[i] in made.captions[i] for i in degraded) / len(degraded)
+    assert 0.3 < named < 0.6  # half named, a tenth of all captions dropped
+    assert 0.05 < made.captions.count("") / 1000 < 0.15
+    counts = captions.word_counts(made.captions)
+    assert counts["digit"] > 0 and counts["(empty caption)"] == made.captions.count("")
+    assert captions.caption(7, ("bold",), "blurry") == "a bold seven, blurry"
+
+
+def test_caption_config_rejects_a_share_above_one():
+    with pytest.raises(ValueError, match="degraded"):
+        captions.CaptionConfig(degraded=1.5)
+
+
+# ----------------------------------------------------------------------------- the call
+
+
+def test_guidance_is_the_negative_prediction_plus_scale_times_the_difference():
+    neg, pos = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
+    assert torch.equal(pipeline.classifier_free_guidance(neg, pos, 1.0), pos)
+    assert torch.allclose(pipeline.classifier_free_guidance(neg, pos, 3.0), neg + 3 * (pos - neg))
+
+
+def test_guidance_scale_one_equals_the_prompt_prediction_alone(tiny_pipe):
+    # at scale 1 the negative prompt has no say: any negative gives the prompt's own picture
+    alone = _pictures(tiny_pipe, prompt=["a seven"], guidance_scale=1.0)
+    with_negative = _pictures(tiny_pipe, prompt=["a seven"], guidance_scale=1.0,
+                              negative_prompt="bold")  # fmt: skip
+    assert torch.equal(alone, with_negative)
+    guided = _pictures(tiny_pipe, prompt=["a seven"], guidance_scale=3.0, negative_prompt="bold")
+    assert not torch.equal(alone, guided)
+
+
+def test_negative_prompt_none_equals_the_empty_prompt(tiny_pipe):
+    none = _pictures(tiny_pipe, prompt=["a seven", "a two"], guidance_scale=4.0)
+    empty = _pictures(tiny_pipe, prompt=["a seven", "a two"], guidance_scale=4.0,
+                      negative_prompt=["", ""])  # fmt: skip
+    other = _pictures(tiny_pipe, prompt=["a seven", "a two"], guidance_scale=4.0,
+                      negative_prompt="seven")  # fmt: skip
+    assert torch.equal(none, empty) and not torch.equal(none, other)
+
+
+def test_precomputed_embeddings_give_the_same_pictures(tiny_pipe):
+    pos, neg = tiny_pipe.encode_prompt("a bold two", negative_prompt="thin")
+    assert pos.shape == neg.shape == (1, tiny_pipe.tokenizer.model_max_length, 16)
+    from_text = _pictures(tiny_pipe, prompt="a bold two", negative_prompt="thin")
+    from_embeds = _pictures(tiny_pipe, prompt_embeds=pos, negative_prompt_embeds=neg)
+    assert torch.equal(from_text, from_embeds)
+
+
+def test_output_types_and_images_per_prompt(tiny_pipe):
+    pics = _pictures(tiny_pipe, prompt=["a one", "a two"], num_images_per_prompt=3)
+    assert pics.shape == (6, 1, 32, 32) and 0 <= pics.min() and pics.max() <= 1
+    pil = _pictures(tiny_pipe, prompt="a one", output_type="pil")
+    assert pil[0].size == (32, 32)
+    latents = _pictures(tiny_pipe, prompt="a one", output_type="latent")
+    assert latents.shape == (1, 4, 8, 8)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"guidance_scale": -1.0}, "guidance_scale must be a number >= 0"),
+        ({"num_inference_steps": 0}, "num_inference_steps must be an integer >= 1"),
+        ({"negative_prompt": ["", "", ""]}, "negative_prompt has 3 entries but prompt has 2"),
+        ({"output_type": "np"}, "output_type must be one of"),
+        ({"guidance_rescale": 2.0}, "guidance_rescale must be in"),
+    ],
+)
+def test_bad_arguments_are_refused_with_a_clear_message(tiny_pipe, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _pictures(tiny_pipe, prompt=["a one", "a two"], **kwargs)
+
+
+def test_unknown_words_are_named_in_a_warning(tiny_pipe):
+    with pytest.warns(UserWarning, match="purple, unicorn"):
+        _pictures(tiny_pipe, prompt="a purple seven", negative_prompt="unicorn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _pictures(tiny_pipe, prompt="A Bold seven, blurry")  # known words, any case
+
+
+def test_save_and_load_give_identical_pictures(tiny_pipe, tmp_path):
+    tiny_pipe.save_pretrained(tmp_path / "pipe")
+    loaded = pipeline.MiniDiffusionPipeline.from_pretrained(tmp_path / "pipe")
+    loaded.set_progress_bar_config(disable=True)
+    for name in ("vae", "text_encoder", "tokenizer", "unet", "scheduler"):
+        assert (tmp_path / "pipe" / name).is_dir(), name  # every component was written
+    assert torch.equal(_pictures(tiny_pipe, prompt="a bold two", negative_prompt="thin"),
+                       _pictures(loaded, prompt="a bold two", negative_prompt="thin"))  # fmt: skip
+
+
+def test_another_scheduler_from_the_config_samples_too(tiny_pipe):
+    from diffusers import FlowMatchHeunDiscreteScheduler
+
+    euler = tiny_pipe.scheduler
+    try:
+        tiny_pipe.scheduler = FlowMatchHeunDiscreteScheduler.from_config(euler.config)
+        heun = _pictures(tiny_pipe, prompt="a one")
+    finally:
+        tiny_pipe.scheduler = euler
+    assert heun.shape == (1, 1, 32, 32) and not torch.equal(
+        heun, _pictures(tiny_pipe, prompt="a one")
+    )
+
+
+def test_compare_negatives_runs_on_a_tiny_stable_diffusion_pipeline():
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = make_tokenizer()
+    text_encoder = make_text_encoder(tokenizer, hidden_size=32, layers=1, heads=2)
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, block_out_channels=(32, 64),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32, layers_per_block=1, attention_head_dim=4, norm_num_groups=8,
+    )  # fmt: skip
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32),
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=8, sample_size=16,
+    )  # fmt: skip
+    sd = StableDiffusionPipeline(
+        vae, text_encoder, tokenizer, unet, DDIMScheduler(clip_sample=False), None, None,
+        requires_safety_checker=False,
+    )  # fmt: skip
+    sd.set_progress_bar_config(disable=True)
+    table, pictures = evaluate.compare_negatives(
+        sd, ["a seven"] * 2, ["", "blurry"], lambda x: {"mean": x.mean().item()},
+        num_inference_steps=2, guidance_scale=4.0, height=16, width=16,
+    )  # fmt: skip
+    assert set(table) == {"(none)", "blurry"} and pictures["blurry"].shape == (2, 3, 16, 16)
+    assert not torch.equal(pictures[""], pictures["blurry"])
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_a_tiny_run_trains_saves_and_resumes(tmp_path, shipped):
+    vae = shipped.pipeline.vae
+    path = tmp_path / "run.pt"
+    first = train.train_diffusion(replace(TINY, epochs=1), path, progress=False, vae=vae,
+                                  save_every=1)  # fmt: skip
+    assert first.trace[0]["loss"] > 0 and "classified as asked" in first.trace[0]
+    # the same run asked for two epochs picks up after the first (the file holds epoch 1 of
+    # a run whose config says 1 epoch, so it is a different configuration: start again)
+    again = train.train_diffusion(TINY, tmp_path / "two.pt", progress=False, vae=vae)
+    assert [row["epoch"] for row in again.trace] == [1, 2]
+    assert again.trace[1]["loss"] < again.trace[0]["loss"]
+    resumed = train.train_diffusion(TINY, tmp_path / "two.pt", progress=False, vae=vae)
+    assert resumed.trace == again.trace  # nothing left to train: the saved trace comes back
+
+
+def test_train_or_load_loads_the_finished_run_and_refuses_a_corrupt_one(tmp_cache, shipped):
+    vae = shipped.pipeline.vae
+    trained = train.train_or_load(TINY, progress=False, vae=vae)
+    loaded = train.train_or_load(TINY, progress=False, vae=vae)
+    assert loaded.loaded and loaded.trace == trained.trace
+    assert torch.equal(_pictures(trained.pipeline, prompt="a one"),
+                       _pictures(loaded.pipeline, prompt="a one"))  # fmt: skip
+    path = train.checkpoint_path(TINY)
+    path.write_bytes(path.read_bytes()[:1000])  # an interrupted copy
+    again = train.train_or_load(TINY, progress=False, vae=vae)
+    assert not again.loaded and len(again.trace) == TINY.epochs
+
+
+def test_diffusion_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="epochs"):
+        replace(TINY, epochs=0)
+    with pytest.raises(ValueError, match="lr"):
+        replace(TINY, lr=-1.0)
+
+
+# ----------------------------------------------------------------------------- shipped
+
+
+def test_shipped_files_are_checked_before_loading(tmp_path):
+    folder = tmp_path / "shipped"
+    shutil.copytree(train.shipped_folder(), folder)
+    weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    blob = bytearray(weights.read_bytes())
+    blob[-64] ^= 0xFF
+    weights.write_bytes(bytes(blob))
+    with pytest.raises(CheckpointError, match="unet/diffusion_pytorch_model.safetensors"):
+        train.load_shipped(folder=folder)
+    shutil.copytree(train.shipped_folder(), folder, dirs_exist_ok=True)
+    (folder / "vae" / "config.json").unlink()
+    with pytest.raises(CheckpointError, match="vae/config.json"):
+        train.load_shipped(folder=folder)
+
+
+def test_shipped_model_records_how_it_was_made(shipped):
+    meta = json.loads((train.shipped_folder() / "shipped.json").read_text())
+    assert meta["command"] == "python -m noise2image.diffusion --retrain-shipped"
+    assert shipped.config == train.SHIPPED and len(meta["trace"]) == train.SHIPPED.epochs
+    assert meta["train_seconds"] < 30 * 60
+
+
+def test_shipped_model_draws_the_digit_asked_for(shipped):
+    prompts, labels = evaluate.digit_prompts(50)
+    images = evaluate.generate(shipped.pipeline, prompts, seed=1)
+    assert evaluate.classified_as_asked(images, labels) >= 0.95
+    real = data.load_dataset("mnist5k", "test", seed=0).images[:500]
+    val = data.load_dataset("mnist5k", "val", seed=0).images[:500]
+    assert metrics.fid(real, images) <= 2 * metrics.fid(real, val)
+
+
+def test_shipped_model_steers_away_from_a_negative_concept(shipped):
+    prompts = ["a digit"] * 500
+    plain = evaluate.predicted_digits(evaluate.generate(shipped.pipeline, prompts, seed=2))
+    steered = evaluate.predicted_digits(
+        evaluate.generate(shipped.pipeline, prompts, seed=2, negative_prompt="seven")
+    )
+    share, steered_share = (plain == 7).float().mean(), (steered == 7).float().mean()
+    assert share > 0.05 and steered_share <= share / 4
