@@ -124,6 +124,17 @@ def test_guidance_scale_one_equals_the_prompt_prediction_alone(tiny_pipe):
     assert not torch.equal(alone, guided)
 
 
+def test_guidance_outside_its_interval_is_the_prompt_prediction_alone(tiny_pipe):
+    alone = _pictures(tiny_pipe, prompt="a seven", guidance_scale=1.0)
+    never = _pictures(tiny_pipe, prompt="a seven", guidance_scale=4.0, negative_prompt="bold",
+                      guidance_interval=(2.0, 3.0))  # fmt: skip
+    sometimes = _pictures(tiny_pipe, prompt="a seven", guidance_scale=4.0, negative_prompt="bold",
+                          guidance_interval=(0.0, 0.5))  # fmt: skip
+    always = _pictures(tiny_pipe, prompt="a seven", guidance_scale=4.0, negative_prompt="bold")
+    assert torch.equal(alone, never)
+    assert not torch.equal(sometimes, always) and not torch.equal(sometimes, alone)
+
+
 def test_negative_prompt_none_equals_the_empty_prompt(tiny_pipe):
     none = _pictures(tiny_pipe, prompt=["a seven", "a two"], guidance_scale=4.0)
     empty = _pictures(tiny_pipe, prompt=["a seven", "a two"], guidance_scale=4.0,
@@ -158,6 +169,7 @@ def test_output_types_and_images_per_prompt(tiny_pipe):
         ({"negative_prompt": ["", "", ""]}, "negative_prompt has 3 entries but prompt has 2"),
         ({"output_type": "np"}, "output_type must be one of"),
         ({"guidance_rescale": 2.0}, "guidance_rescale must be in"),
+        ({"guidance_interval": (0.8, 0.2)}, "guidance_interval must be"),
     ],
 )
 def test_bad_arguments_are_refused_with_a_clear_message(tiny_pipe, kwargs, message):

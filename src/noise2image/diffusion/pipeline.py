@@ -206,6 +206,7 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         num_inference_steps: int = 25,
         generator: torch.Generator | list[torch.Generator] | None = None,
         guidance_rescale: float = 0.0,
+        guidance_interval: tuple[float, float] = (0.0, 1.0),
         num_images_per_prompt: int = 1,
         output_type: str = "pt",
         prompt_embeds: torch.Tensor | None = None,
@@ -217,7 +218,9 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         """Pictures for ``prompt``, guided away from ``negative_prompt`` (default ``""``).
 
         ``guidance_scale`` > 1 turns on classifier-free guidance (1: the prompt's prediction
-        alone); ``callback_on_step_end(pipe, i, t, {"latents", "noise_pred"})`` is called
+        alone), applied at the steps whose noise level (``t / num_train_timesteps``, sigma for
+        flow matching) lies in ``guidance_interval`` (Kynkaanniemi et al., 2024; default:
+        every step); ``callback_on_step_end(pipe, i, t, {"latents", "noise_pred"})`` is called
         after every step, as in diffusers. ``output_type``: ``"pt"`` (pictures ``(B, 1, 32,
         32)`` in [0, 1]), ``"pil"`` or ``"latent"``.
         """
@@ -228,6 +231,11 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
             raise ValueError(
                 f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}"
+            )
+        if len(guidance_interval) != 2 or not 0 <= guidance_interval[0] <= guidance_interval[1]:
+            raise ValueError(
+                "guidance_interval must be (low, high) with 0 <= low <= high, "
+                f"got {guidance_interval!r}"
             )
         if not 0 <= guidance_rescale <= 1:
             raise ValueError(f"guidance_rescale must be in [0, 1], got {guidance_rescale!r}")
@@ -251,12 +259,16 @@ class MiniDiffusionPipeline(DiffusionPipeline):
             latents = latents.to(device)
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = self.scheduler.timesteps
+        low, high = guidance_interval
+        levels = self.scheduler.config.num_train_timesteps
         for i, t in enumerate(self.progress_bar(timesteps)):
-            model_in = torch.cat([latents] * 2) if guided else latents
+            guide = guided and low <= float(t) / levels <= high
+            model_in = torch.cat([latents] * 2) if guide else latents
             if hasattr(self.scheduler, "scale_model_input"):
                 model_in = self.scheduler.scale_model_input(model_in, t)
-            pred = self.unet(model_in, t, encoder_hidden_states=context, return_dict=False)[0]
-            if guided:
+            text = context if guide else prompt_embeds
+            pred = self.unet(model_in, t, encoder_hidden_states=text, return_dict=False)[0]
+            if guide:
                 pred_negative, pred_prompt = pred.chunk(2)
                 pred = classifier_free_guidance(pred_negative, pred_prompt, guidance_scale)
                 pred = rescale_guidance(pred, pred_prompt, guidance_rescale)
