@@ -34,16 +34,15 @@ def test_gan_retrain_shipped_writes_a_checkpoint_that_loads_and_checks(tmp_path,
     torch.use_deterministic_algorithms(False)  # retrain_shipped turns it on for the process
 
 
+def python_m(*args: str) -> subprocess.CompletedProcess:
+    """``python -m ARGS...`` in a fresh process, its output captured."""
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True)
+
+
 def test_gan_command_line_names_the_shipped_gans():
-    done = subprocess.run(
-        [sys.executable, "-m", "noise2image.gan", "--retrain-shipped", "faces"],
-        capture_output=True,
-        text=True,
-    )
+    done = python_m("noise2image.gan", "--retrain-shipped", "faces")
     assert done.returncode == 2 and "'digits', 'emoji'" in done.stderr
-    shown = subprocess.run(
-        [sys.executable, "-m", "noise2image.gan"], capture_output=True, text=True
-    )
+    shown = python_m("noise2image.gan")
     assert shown.returncode == 0 and "--retrain-shipped" in shown.stdout
 
 
@@ -84,18 +83,23 @@ def test_readme_papermill_command_runs_a_chapter_with_other_parameters(tmp_path)
     assert splits["pictures in train and test"] == 0
 
 
-def test_readme_sweep_command_writes_the_table(tmp_path):
-    # `python -m noise2image.runner sweep notebooks/experiments/regression_run.ipynb ...`
+def smoke_sweep(notebook: str, grid: str, out) -> list[str]:
+    """`python -m noise2image.runner sweep NOTEBOOK --grid GRID --set profile=smoke --out OUT`:
+    the lines of the sweep.csv it writes."""
     done = subprocess.run(
-        [sys.executable, "-m", "noise2image.runner", "sweep"]
-        + ["notebooks/experiments/regression_run.ipynb", "--grid", "lr=1e-3,1e-4"]
-        + ["--set", "profile=smoke", "--out", str(tmp_path)],
+        [sys.executable, "-m", "noise2image.runner", "sweep", notebook, "--grid", grid]
+        + ["--set", "profile=smoke", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    table = (tmp_path / "sweep.csv").read_text().splitlines()
+    return (out / "sweep.csv").read_text().splitlines()
+
+
+def test_readme_sweep_command_writes_the_table(tmp_path):
+    # `python -m noise2image.runner sweep notebooks/experiments/regression_run.ipynb ...`
+    table = smoke_sweep("notebooks/experiments/regression_run.ipynb", "lr=1e-3,1e-4", tmp_path)
     assert table[0].startswith("lr,clarity,FID,recognisable") and len(table) == 3
 
 
@@ -146,30 +150,16 @@ def test_diffusion_retrain_shipped_writes_a_folder_that_loads_and_checks(tmp_pat
 
 
 def test_diffusion_command_line_keeps_the_shipped_model_safe():
-    done = subprocess.run(
-        [sys.executable, "-m", "noise2image.diffusion", "--retrain-shipped", "--epochs", "1"],
-        capture_output=True,
-        text=True,
-    )
+    done = python_m("noise2image.diffusion", "--retrain-shipped", "--epochs", "1")
     assert done.returncode == 2 and "give --out" in done.stderr
-    shown = subprocess.run(
-        [sys.executable, "-m", "noise2image.diffusion"], capture_output=True, text=True
-    )
+    shown = python_m("noise2image.diffusion")
     assert shown.returncode == 0 and "--retrain-shipped" in shown.stdout
 
 
 def test_negative_prompt_sweep_gathers_one_row_per_setting(tmp_path):
     # the sweeps page's `runner sweep notebooks/experiments/negative_prompt_run.ipynb ...`
-    done = subprocess.run(
-        [sys.executable, "-m", "noise2image.runner", "sweep"]
-        + ["notebooks/experiments/negative_prompt_run.ipynb", "--grid", "negative_prompt=,seven"]
-        + ["--set", "profile=smoke", "--out", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    table = (tmp_path / "sweep.csv").read_text().splitlines()
+    notebook = "notebooks/experiments/negative_prompt_run.ipynb"
+    table = smoke_sweep(notebook, "negative_prompt=,seven", tmp_path)
     assert table[0].startswith("negative_prompt,clarity,FID,classified as asked")
     assert len(table) == 3
 

@@ -53,3 +53,17 @@ def test_device_cuda_without_a_gpu_stops_in_the_first_cells(path, tmp_path):
     with pytest.raises(papermill.PapermillExecutionError) as failure:
         run_notebook(path, tmp_path / path.name, {"profile": "smoke", "device": "cuda"})
     assert "ParameterError" in failure.value.ename and "no CUDA GPU" in failure.value.evalue
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_glued_name_in_the_prose_is_glued_by_a_cell(path):
+    # a {glue:text}`name` whose runner.glue("name", ...) went missing only shows up as a
+    # warning of the book build; this names it at once
+    nb = nbformat.read(path, as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    wanted = set(re.findall(r"\{glue:text\}`([\w]+)", prose))
+    glued = set(re.findall(r"\bglue\(\s*f?\"([\w{}]+)\"", code))  # runner.glue or an alias
+    patterns = [re.compile("^" + re.sub(r"\{\w+\}", r"\\w+", name) + "$") for name in glued]
+    missing = sorted(w for w in wanted if not any(p.match(w) for p in patterns))
+    assert not missing, f"{path.stem}: glued in the prose but by no cell: {missing}"

@@ -25,8 +25,13 @@ def shown():
 
 
 def resolve(target: str):
+    """``module.name`` of the package; chapters 8-9 name the modules of the ``diffusion``
+    subpackage the same way (``train.train_step``, ``pipeline.classifier_free_guidance``)."""
     module_name, *attributes = target.split(".")
-    module = importlib.import_module(f"noise2image.{module_name}")
+    try:
+        module = importlib.import_module(f"noise2image.{module_name}")
+    except ModuleNotFoundError:
+        module = importlib.import_module(f"noise2image.diffusion.{module_name}")
     obj = module
     for attribute in attributes:
         obj = getattr(obj, attribute)

@@ -44,6 +44,7 @@ __all__ = [
     "style_thresholds",
     "style_words",
     "degrade",
+    "with_article",
     "caption",
     "captioned_digits",
     "word_counts",
@@ -179,11 +180,23 @@ def degrade(images: torch.Tensor, defect: str, rng: torch.Generator) -> torch.Te
 # ----------------------------------------------------------------------------- captions
 
 
+VOWEL_SOUNDS = ("eight", "upright")  # the words of the vocabulary said with "an"
+
+
+def with_article(text: str) -> str:
+    """``"a eight"`` -> ``"an eight"``, ``"a upright one"`` -> ``"an upright one"``: English
+    articles. The tokenizer reads ``"an"`` as ``"a"``, so the model sees the same tokens."""
+    import re
+
+    words = "|".join(VOWEL_SOUNDS)
+    return re.sub(rf"\ba (?=({words})\b)", "an ", text)
+
+
 def caption(digit: int | None, styles: tuple[str, ...], defect: str | None) -> str:
     """``"a bold slanted seven, blurry"``: the words in the course's order (style, digit or
     ``"digit"``, then the named defect)."""
     noun = "digit" if digit is None else DIGIT_WORDS[digit]
-    text = " ".join(("a", *styles, noun))
+    text = with_article(" ".join(("a", *styles, noun)))
     return f"{text}, {defect}" if defect else text
 
 
@@ -248,8 +261,10 @@ def captioned_digits(
 
 
 def word_counts(captions: list[str]) -> dict[str, int]:
-    """How often each vocabulary word appears in ``captions`` (and how many are empty)."""
-    counts = Counter(w for text in captions for w in text.replace(",", " ").split())
+    """How often each vocabulary word appears in ``captions`` (and how many are empty);
+    ``"an"`` counts as ``"a"``, as the tokenizer reads it."""
+    words = (w for text in captions for w in text.replace(",", " ").split())
+    counts = Counter("a" if w == "an" else w for w in words)
     out = {word: counts.get(word, 0) for word in VOCABULARY}
     out["(empty caption)"] = sum(1 for text in captions if not text)
     return out

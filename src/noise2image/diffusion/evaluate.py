@@ -47,7 +47,10 @@ def crop28(images: torch.Tensor) -> torch.Tensor:
 def digit_prompts(per_digit: int, template: str = "a {digit}") -> tuple[list[str], torch.Tensor]:
     """``per_digit`` prompts for every digit (``"a zero"``, ``"a one"``, ...), and the digits."""
     labels = torch.arange(10).repeat_interleave(per_digit)
-    return [template.format(digit=DIGIT_WORDS[d]) for d in labels.tolist()], labels
+    from .captions import with_article
+
+    prompts = [with_article(template.format(digit=DIGIT_WORDS[d])) for d in labels.tolist()]
+    return prompts, labels
 
 
 def generate(

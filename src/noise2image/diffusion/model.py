@@ -82,14 +82,17 @@ class MiniVAE(ModelMixin, ConfigMixin):
 
 def make_tokenizer(words=VOCABULARY):
     """A word-level ``PreTrainedTokenizerFast`` over ``words`` and ``","``: ``"[BOS] a seven
-    [EOS] [PAD] ..."``, padded to :data:`MAX_TOKENS`; an unknown word becomes ``[UNK]``
-    (the pipeline warns and names it)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    [EOS] [PAD] ..."``, padded to :data:`MAX_TOKENS`; text is lower-cased and ``"an"`` read
+    as ``"a"``; an unknown word becomes ``[UNK]`` (the pipeline warns and names it)."""
+    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     vocab = {token: i for i, token in enumerate((*SPECIAL_TOKENS, ",", *words))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.normalizer = None
+    # lower case, and "an" read as "a" ("an eight" and "a eight" are the same tokens)
+    tok.normalizer = normalizers.Sequence(
+        [normalizers.Lowercase(), normalizers.Replace(Regex(r"\ban\b"), "a")]
+    )
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = processors.TemplateProcessing(
         single="[BOS] $A [EOS]",

@@ -62,10 +62,11 @@ def rescale_guidance(guided: torch.Tensor, pred_prompt: torch.Tensor, rescale: f
 def unknown_words(tokenizer, prompts: list[str]) -> list[str]:
     """The words of ``prompts`` that ``tokenizer`` does not know (they become its unknown
     token, which the model never saw in training)."""
-    pre = tokenizer.backend_tokenizer.pre_tokenizer
+    backend = tokenizer.backend_tokenizer
     unknown = []
     for text in prompts:
-        for word, _ in pre.pre_tokenize_str(text.lower()):
+        normal = backend.normalizer.normalize_str(text) if backend.normalizer else text.lower()
+        for word, _ in backend.pre_tokenizer.pre_tokenize_str(normal):
             if (
                 tokenizer.convert_tokens_to_ids(word) == tokenizer.unk_token_id
                 and word not in unknown
