@@ -262,6 +262,40 @@ def test_a_tiny_run_trains_saves_and_resumes(tmp_path, shipped):
     assert resumed.trace == again.trace  # nothing left to train: the saved trace comes back
 
 
+def test_an_interrupted_run_resumes_where_it_was_saved_and_ends_as_an_uninterrupted_one(
+    tmp_path, shipped, monkeypatch, capsys
+):
+    vae = shipped.pipeline.vae
+    path = tmp_path / "run.pt"
+    real_step, calls = train.train_step, []
+    steps_per_epoch = 4 * TINY.limit // TINY.batch_size
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == steps_per_epoch + 2:  # in the middle of epoch 2
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train.train_diffusion(TINY, path, progress=False, vae=vae, save_every=1)
+    monkeypatch.setattr(train, "train_step", real_step)
+    resumed = train.train_diffusion(TINY, path, progress=False, vae=vae, save_every=1)
+    assert "after epoch 1" in capsys.readouterr().out
+    whole = train.train_diffusion(TINY, None, progress=False, vae=vae)
+    for a, b in zip(resumed.trace, whole.trace, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+
+
+def test_the_pipeline_shows_the_course_progress_bar(tiny_pipe, capsys):
+    tiny_pipe.set_progress_bar_config(desc="denoising")
+    try:
+        _pictures(tiny_pipe, prompt="a one", num_inference_steps=3)
+    finally:
+        tiny_pipe.set_progress_bar_config(disable=True)
+    assert "denoising: 100%" in capsys.readouterr().err
+
+
 def test_train_or_load_loads_the_finished_run_and_refuses_a_corrupt_one(tmp_cache, shipped):
     vae = shipped.pipeline.vae
     trained = train.train_or_load(TINY, progress=False, vae=vae)
