@@ -209,6 +209,17 @@ def test_another_scheduler_from_the_config_samples_too(tiny_pipe):
     )
 
 
+def test_compare_negatives_gives_a_row_and_pictures_per_negative_on_the_same_seeds(tiny_pipe):
+    table, pictures = evaluate.compare_negatives(
+        tiny_pipe, ["a seven", "a two"], ["", "bold"], lambda x: {"n": len(x)},
+        num_inference_steps=2,
+    )  # fmt: skip
+    assert table == {"(none)": {"n": 2}, "bold": {"n": 2}}
+    again = evaluate.generate(tiny_pipe, ["a seven", "a two"], negative_prompt="bold",
+                              num_inference_steps=2)  # fmt: skip
+    assert torch.equal(pictures["bold"], again) and pictures[""].shape == (2, 1, 28, 28)
+
+
 def test_compare_negatives_runs_on_a_tiny_stable_diffusion_pipeline():
     from diffusers import (
         AutoencoderKL,
