@@ -388,3 +388,13 @@ def test_an_is_read_as_a_so_captions_can_be_english():
     ids = tokenizer(["an eight", "a eight", "An Eight"]).input_ids
     assert ids[0] == ids[1] == ids[2]
     assert pipeline.unknown_words(tokenizer, ["an upright eight", "a purple one"]) == ["purple"]
+
+
+def test_style_row_measures_bold_digits_as_bold():
+    train_digits = data.load_dataset("mnist5k", "train", seed=0).images[:1000]
+    thresholds = captions.style_thresholds(train_digits)
+    words = captions.style_words(train_digits, thresholds)
+    bold = train_digits[[i for i, w in enumerate(words) if "bold" in w]]
+    row = evaluate.style_row(bold, thresholds, ["bold"])
+    assert row["bold"] == row["both words"] == 1.0 and row["thickness"] > thresholds.bold
+    assert "both words" not in evaluate.style_row(bold, thresholds)

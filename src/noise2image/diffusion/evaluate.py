@@ -27,6 +27,7 @@ __all__ = [
     "predicted_digits",
     "asked_accuracy",
     "style_match",
+    "style_row",
     "DegradedReference",
     "degraded_share",
     "compare_negatives",
@@ -120,6 +121,22 @@ def style_match(images: torch.Tensor, words: Sequence[str], thresholds) -> float
         else:
             raise ValueError(f"not a style word: {word!r} (known: bold, thin, slanted, upright)")
     return ok.float().mean().item()
+
+
+def style_row(images: torch.Tensor, thresholds, words: Sequence[str] | None = None) -> dict:
+    """Chapter 8's style table row for ``images``: mean thickness (px), the shares measured
+    bold, slanted, and both, and with ``words`` the share matching all of them."""
+    from .captions import thickness
+
+    row = {
+        "thickness": thickness(images).mean().item(),
+        "bold": style_match(images, ["bold"], thresholds),
+        "slanted": style_match(images, ["slanted"], thresholds),
+        "bold and slanted": style_match(images, ["bold", "slanted"], thresholds),
+    }
+    if words is not None:
+        row["both words"] = style_match(images, words, thresholds)
+    return row
 
 
 class DegradedReference:
