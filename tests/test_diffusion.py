@@ -398,3 +398,15 @@ def test_style_row_measures_bold_digits_as_bold():
     row = evaluate.style_row(bold, thresholds, ["bold"])
     assert row["bold"] == row["both words"] == 1.0 and row["thickness"] > thresholds.bold
     assert "both words" not in evaluate.style_row(bold, thresholds)
+
+
+def test_generate_takes_one_negative_embedding_for_every_prompt(tiny_pipe):
+    empty = tiny_pipe.encode_prompt("", do_classifier_free_guidance=False)[0]  # (1, T, D)
+    prompts = ["a seven", "a one", "a bold two"]
+    kwargs = {"batch": 2, "num_inference_steps": 2}
+    embedded = evaluate.generate(tiny_pipe, prompts, 0, negative_prompt_embeds=empty, **kwargs)
+    written = evaluate.generate(tiny_pipe, prompts, 0, negative_prompt="", **kwargs)
+    assert embedded.shape == (3, 1, 28, 28) and torch.allclose(embedded, written, atol=1e-6)
+    other = tiny_pipe.encode_prompt("seven", do_classifier_free_guidance=False)[0]
+    steered = evaluate.generate(tiny_pipe, prompts, 0, negative_prompt_embeds=other, **kwargs)
+    assert not torch.allclose(steered, written)

@@ -60,17 +60,26 @@ def generate(
     """Pictures ``(N, 1, 28, 28)`` on the CPU for ``prompts`` (one each), the noise drawn from
     one generator seeded with ``seed``; ``kwargs`` go to the pipeline call. The same seed and
     prompts give the same starting noise whatever the negative prompt: the comparisons
-    in chapter 8 are made on the same seeds."""
+    in chapter 8 are made on the same seeds. ``negative_prompt_embeds`` may be one embedding
+    ``(1, T, D)`` for all prompts (chapter 9's learned one) or one per prompt."""
     generator = torch.Generator().manual_seed(seed)
     prompts = list(prompts)
     if isinstance(negative_prompt, str) or negative_prompt is None:
         negatives = [negative_prompt or ""] * len(prompts)
     else:
         negatives = list(negative_prompt)
+    embeds = kwargs.pop("negative_prompt_embeds", None)
     parts = []
     for start in range(0, len(prompts), batch):
+        chunk = prompts[start : start + batch]
+        if embeds is not None:  # one learned negative embedding (1, T, D) for every prompt
+            kwargs["negative_prompt_embeds"] = (
+                embeds.expand(len(chunk), -1, -1)
+                if len(embeds) == 1
+                else embeds[start : start + batch]
+            )
         out = pipe(
-            prompts[start : start + batch],
+            chunk,
             negative_prompt=negatives[start : start + batch],
             generator=generator,
             output_type="pt",

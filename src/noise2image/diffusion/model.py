@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
+from diffusers.loaders import PeftAdapterMixin
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from torch import nn
 
@@ -80,23 +81,26 @@ class MiniVAE(ModelMixin, ConfigMixin):
 # ----------------------------------------------------------------------------- text
 
 
-def make_tokenizer(words=VOCABULARY):
+def make_tokenizer(words=VOCABULARY, max_length: int = MAX_TOKENS, eos: bool = True):
     """A word-level ``PreTrainedTokenizerFast`` over ``words`` and ``","``: ``"[BOS] a seven
-    [EOS] [PAD] ..."``, padded to :data:`MAX_TOKENS`; text is lower-cased and ``"an"`` read
-    as ``"a"``; an unknown word becomes ``[UNK]`` (the pipeline warns and names it)."""
+    [EOS] [PAD] ..."``, padded to ``max_length``; text is lower-cased and ``"an"`` read as
+    ``"a"``; an unknown word becomes ``[UNK]`` (the pipeline warns and names it). With
+    ``eos=False`` an encoding is ``"[BOS] ..."`` alone, as a language model's prompt is
+    (chapter 9's prompt model ends its own text with ``[EOS]``)."""
     from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {token: i for i, token in enumerate((*SPECIAL_TOKENS, ",", *words))}
+    vocab = {token: i for i, token in enumerate(dict.fromkeys((*SPECIAL_TOKENS, ",", *words)))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     # lower case, and "an" read as "a" ("an eight" and "a eight" are the same tokens)
     tok.normalizer = normalizers.Sequence(
         [normalizers.Lowercase(), normalizers.Replace(Regex(r"\ban\b"), "a")]
     )
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    special = [("[BOS]", vocab["[BOS]"]), ("[EOS]", vocab["[EOS]"])]
     tok.post_processor = processors.TemplateProcessing(
-        single="[BOS] $A [EOS]",
-        special_tokens=[("[BOS]", vocab["[BOS]"]), ("[EOS]", vocab["[EOS]"])],
+        single="[BOS] $A [EOS]" if eos else "[BOS] $A",
+        special_tokens=special if eos else special[:1],
     )
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
@@ -104,7 +108,7 @@ def make_tokenizer(words=VOCABULARY):
         unk_token="[UNK]",
         bos_token="[BOS]",
         eos_token="[EOS]",
-        model_max_length=MAX_TOKENS,
+        model_max_length=max_length,
         do_lower_case=True,
     )
 
@@ -171,7 +175,7 @@ class _Block(nn.Module):
         return h + self.mlp(self.norm(h) + self.time(temb))
 
 
-class LatentDenoiser(ModelMixin, ConfigMixin):
+class LatentDenoiser(ModelMixin, ConfigMixin, PeftAdapterMixin):
     """The ``unet`` of the miniature model: a residual MLP on the flattened latent.
 
     ``forward(sample (B, C, S, S), timestep (B,) or scalar in [0, 1000], encoder_hidden_states

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,7 @@ __all__ = [
     "SHIPPED",
     "make_scheduler",
     "build_pipeline",
+    "flow_matching_loss",
     "train_step",
     "train_diffusion",
     "train_or_load",
@@ -145,10 +147,10 @@ def _vae(config: DiffusionConfig, progress: bool, device):
     return MiniVAE.from_autoencoder(ae.model, ae.latent_std).to(device)
 
 
-def train_step(unet, text_encoder, opt, latents, ids, rng: torch.Generator) -> float:
-    """One flow-matching update on a batch of scaled latents ``(B, C, 8, 8)`` and their
+def flow_matching_loss(unet, text_encoder, latents, ids, rng: torch.Generator) -> torch.Tensor:
+    """The flow-matching loss on a batch of scaled latents ``(B, C, 8, 8)`` and their
     captions' token ids ``(B, T)``: noise the latents to a random level, predict the
-    velocity ``noise - latents`` from the caption, step on the squared error."""
+    velocity ``noise - latents`` from the caption, the mean squared error."""
     b = latents.shape[0]
     noise = torch.randn(latents.shape, generator=rng).to(latents)
     sigma = torch.sigmoid(torch.randn(b, generator=rng)).to(latents)  # logit-normal levels
@@ -156,7 +158,12 @@ def train_step(unet, text_encoder, opt, latents, ids, rng: torch.Generator) -> f
     noisy = (1 - s) * latents + s * noise
     text = text_encoder(ids)[0]  # (B, T, D)
     pred = unet(noisy, sigma * 1000, encoder_hidden_states=text, return_dict=False)[0]
-    loss = F.mse_loss(pred, noise - latents)
+    return F.mse_loss(pred, noise - latents)
+
+
+def train_step(unet, text_encoder, opt, latents, ids, rng: torch.Generator) -> float:
+    """One update on :func:`flow_matching_loss`."""
+    loss = flow_matching_loss(unet, text_encoder, latents, ids, rng)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -315,12 +322,30 @@ def load_shipped(device: str | torch.device = "cpu", folder: str | os.PathLike |
             if actual.get(name) != meta["files"].get(name)
         )
         raise CheckpointError(f"the shipped diffusion model's files do not match: {changed}")
-    pipe = MiniDiffusionPipeline.from_pretrained(folder, local_files_only=True)
+    with quiet_hub():
+        pipe = MiniDiffusionPipeline.from_pretrained(folder, local_files_only=True)
     pipe.set_progress_bar_config(disable=True)
     config = _config_from_dict(meta["config"])
     return DiffusionResult(
         config, pipe.to(device), meta["trace"], loaded=True, train_seconds=meta["train_seconds"]
     )
+
+
+@contextmanager
+def quiet_hub():
+    """diffusers' and transformers' loading bars and warnings off within the block (a local
+    folder loads in a blink; their bars would fill a chapter's output)."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    levels = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity()
+    diffusers_logging.disable_progress_bar(), transformers_logging.disable_progress_bar()
+    diffusers_logging.set_verbosity_error(), transformers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        diffusers_logging.enable_progress_bar(), transformers_logging.enable_progress_bar()
+        diffusers_logging.set_verbosity(levels[0]), transformers_logging.set_verbosity(levels[1])
 
 
 def _config_from_dict(values: dict) -> DiffusionConfig:
