@@ -1,0 +1,476 @@
+"""The "wrong" LoRA (chapter 9): Max Woolf's negative LoRA (SDXL, 2023) on the course model.
+
+His recipe: make the model draw deliberately bad pictures (all the quality keywords in the
+prompt, one emphasised at a time, at high guidance scales), train a DreamBooth LoRA on them
+under a new word, ``wrong``, and then generate with the LoRA loaded and
+``negative_prompt="wrong"``. Here, with the ecosystem's pieces:
+
+* :func:`bad_set` -- the model's own bad pictures: the quality words with one repeated (the
+  emphasis), several guidance scales, few sampling steps; returned as latents and pictures;
+* :func:`add_token` -- the word added to the tokenizer and the text encoder's embeddings
+  resized, as textual inversion and DreamBooth do;
+* :func:`train_wrong_lora` -- a ``peft`` ``LoraConfig`` added to the denoiser (diffusers'
+  ``PeftAdapterMixin.add_adapter``), trained with the new word's embedding row on captions
+  ``"wrong"``, with DreamBooth's prior preservation on the captioned training digits;
+* :func:`save_adapter` / :func:`load_adapter` -- the adapter alone (``save_lora_adapter``'s
+  safetensors plus the word's embedding, in textual inversion's ``learned_embeds`` format);
+* :func:`lora_scale` -- switch the adapter off, on, or to a scale, without reloading.
+
+The adapter changes only the denoiser (LoRA) and one embedding row (the new word); with the
+adapter disabled or at scale 0 the pipeline draws exactly the base model's pictures.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..profiles import check_float, check_int
+from .captions import DEFECTS
+
+__all__ = [
+    "WrongConfig",
+    "BadSet",
+    "WrongResult",
+    "bad_prompts",
+    "bad_set",
+    "add_token",
+    "token_embedding",
+    "dreambooth_step",
+    "train_wrong_lora",
+    "save_adapter",
+    "load_adapter",
+    "lora_scale",
+    "comparison",
+    "choose_scale",
+    "woolf_runs",
+    "claims",
+    "ADAPTER",
+]
+
+ADAPTER = "wrong"  # the adapter's name in the denoiser
+EMBEDS_FILE = "learned_embeds.safetensors"
+LORA_FILE = "pytorch_lora_weights.safetensors"
+
+
+@dataclass(frozen=True)
+class WrongConfig:
+    """The bad set, the LoRA and its training.
+
+    The bad set is ``len(words) * len(guidance_scales) * len(steps) * per_setting`` pictures.
+    """
+
+    token: str = "wrong"
+    words: tuple[str, ...] = DEFECTS  # the quality words; each emphasised in turn
+    guidance_scales: tuple[float, ...] = (6.0, 8.0, 10.0, 12.0)  # high, as his 8-13 for SDXL
+    steps: tuple[int, ...] = (4, 8)  # few sampling steps
+    per_setting: int = 20
+    rank: int = 4  # diffusers' DreamBooth LoRA script's default
+    alpha: float = 4.0
+    target_modules: tuple[str, ...] = ("q", "kv", "out", "mlp.0", "mlp.2")
+    train_steps: int = 400
+    batch_size: int = 64
+    lr: float = 1e-3
+    prior_weight: float = 1.0  # DreamBooth's prior preservation: 0 trains on the bad set alone
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.token.isalpha() or not self.token.islower():
+            raise ValueError(f"token must be one lower-case word, got {self.token!r}")
+        unknown = [w for w in self.words if w not in DEFECTS]
+        if unknown or not self.words:
+            raise ValueError(f"words must be quality words among {DEFECTS}, got {self.words!r}")
+        for scale in self.guidance_scales:
+            check_float("guidance_scales", scale, minimum=1.0)
+        for steps in self.steps:
+            check_int("steps", steps, minimum=1, maximum=1000)
+        check_int("per_setting", self.per_setting, minimum=1)
+        check_int("rank", self.rank, minimum=1)
+        check_float("alpha", self.alpha, minimum=0.0)
+        check_int("train_steps", self.train_steps, minimum=1)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_float("lr", self.lr, minimum=0.0)
+        check_float("prior_weight", self.prior_weight, minimum=0.0)
+        if not self.target_modules:
+            raise ValueError("target_modules must name at least one layer of the denoiser")
+
+
+@dataclass
+class BadSet:
+    """The model's own bad pictures: scaled latents ``(N, C, 8, 8)``, pictures ``(N, 1, 28,
+    28)``, and for each its prompt, guidance scale and number of steps."""
+
+    latents: torch.Tensor
+    images: torch.Tensor
+    prompts: list[str]
+    scales: list[float]
+    steps: list[int]
+
+
+@dataclass
+class WrongResult:
+    config: WrongConfig
+    trace: list[dict]
+    train_seconds: float
+    trainable: int  # trained parameters: the LoRA's and the new word's embedding row
+
+
+def bad_prompts(words=DEFECTS) -> list[str]:
+    """All the quality words, one emphasised in turn by writing it twice (the course's
+    prompts have no ``(word:1.4)`` syntax): ``"blurry, blurry, noisy, faint, pixelated"``."""
+    return [", ".join([w, *words]) for w in words]
+
+
+@torch.no_grad()
+def bad_set(pipe, config: WrongConfig = WrongConfig(), progress: bool = True) -> BadSet:
+    """Woolf's recipe at the course's scale: for every emphasised word, guidance scale and
+    number of steps, ``config.per_setting`` pictures from the base model itself."""
+    from ..progress import progress_bar
+    from .evaluate import crop28
+
+    generator = torch.Generator().manual_seed(config.seed)
+    settings = [
+        (p, g, s)
+        for p in bad_prompts(config.words)
+        for g in config.guidance_scales
+        for s in config.steps
+    ]
+    latents, prompts, scales, steps = [], [], [], []
+    was = getattr(pipe, "_progress_bar_config", {})
+    pipe.set_progress_bar_config(disable=True)
+    try:
+        for prompt, scale, n in progress_bar(settings, desc="bad set", disable=not progress):
+            out = pipe(
+                [prompt] * config.per_setting,
+                guidance_scale=scale,
+                num_inference_steps=n,
+                generator=generator,
+                output_type="latent",
+            ).images
+            latents.append(out)
+            prompts += [prompt] * config.per_setting
+            scales += [scale] * config.per_setting
+            steps += [n] * config.per_setting
+    finally:
+        pipe._progress_bar_config = was
+    latents = torch.cat(latents)
+    vae = pipe.vae
+    scale = vae.config.scaling_factor
+    images = torch.cat([crop28(vae.decode(p / scale)).clamp(0, 1) for p in latents.split(500)])
+    images = images.cpu()
+    return BadSet(latents, images, prompts, scales, steps)
+
+
+def _embeddings(pipe) -> torch.nn.Embedding:
+    return pipe.text_encoder.get_input_embeddings()
+
+
+def add_token(pipe, token: str = "wrong") -> int:
+    """Add ``token`` to ``pipe.tokenizer`` and resize the text encoder's embeddings (the new
+    row initialised by transformers from the old rows' mean and covariance); returns its id.
+    A token the tokenizer already has is left as it is."""
+    tokenizer = pipe.tokenizer
+    if tokenizer.convert_tokens_to_ids(token) != tokenizer.unk_token_id:
+        return tokenizer.convert_tokens_to_ids(token)
+    tokenizer.add_tokens([token])
+    from .train import quiet_hub
+
+    with quiet_hub():  # transformers logs how it initialises the new row (mean and covariance)
+        pipe.text_encoder.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    return tokenizer.convert_tokens_to_ids(token)
+
+
+def token_embedding(pipe, token: str = "wrong") -> torch.Tensor:
+    """The input embedding ``(D,)`` of ``token``."""
+    return _embeddings(pipe).weight[pipe.tokenizer.convert_tokens_to_ids(token)].detach()
+
+
+def _lora_config(config: WrongConfig):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.rank,
+        lora_alpha=config.alpha,
+        target_modules=list(config.target_modules),
+        init_lora_weights="gaussian",  # B = 0: the adapter starts as the identity
+    )
+
+
+def dreambooth_step(unet, text_encoder, opt, bad, prior, prior_weight: float, rng):
+    """One DreamBooth update: the flow-matching loss on a batch ``bad`` = (latents, token
+    ids) of the bad set captioned with the new word, plus ``prior_weight`` times the loss on
+    a batch ``prior`` of captioned training digits (prior preservation; ``None``: none).
+    Only what ``opt`` holds (the LoRA, the new word's row) moves. Returns both losses."""
+    from .train import flow_matching_loss
+
+    loss = flow_matching_loss(unet, text_encoder, *bad, rng)
+    bad_loss, prior_loss = loss.item(), float("nan")
+    if prior is not None:
+        kept = flow_matching_loss(unet, text_encoder, *prior, rng)
+        prior_loss = kept.item()
+        loss = loss + prior_weight * kept
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return bad_loss, prior_loss
+
+
+def train_wrong_lora(
+    pipe, bad: BadSet, config: WrongConfig = WrongConfig(), prior=None, progress: bool = True
+) -> WrongResult:
+    """Train the "wrong" adapter into ``pipe`` (in place): a LoRA on the denoiser's layers
+    ``config.target_modules`` and the embedding row of the new word ``config.token``, on the
+    flow-matching loss of the bad set's latents captioned ``"wrong"``, plus
+    ``config.prior_weight`` times the loss on the captioned training digits (DreamBooth's
+    prior preservation, so that other prompts keep their meaning). Everything else is frozen.
+    ``prior``: the :class:`~noise2image.diffusion.train.DiffusionConfig` whose captioned
+    digits are the prior (default: the shipped model's). The trace has one row per tenth of
+    the steps."""
+    from ..progress import progress_bar
+    from .train import SHIPPED, _training_data
+
+    torch.manual_seed(config.seed)
+    rng = torch.Generator().manual_seed(config.seed)
+    unet, text_encoder, tokenizer = pipe.unet, pipe.text_encoder, pipe.tokenizer
+    device = unet.device
+    token_id = add_token(pipe, config.token)
+    if ADAPTER in getattr(unet, "peft_config", {}):
+        unet.delete_adapters(ADAPTER)
+    unet.add_adapter(_lora_config(config), adapter_name=ADAPTER)
+    unet.set_adapters([ADAPTER], [1.0])
+    text_encoder.requires_grad_(False)
+    embedding = _embeddings(pipe).weight
+    embedding.requires_grad_(True)
+    keep = torch.zeros(len(embedding), 1, device=embedding.device)
+    keep[token_id] = 1.0
+    hook = embedding.register_hook(lambda grad: grad * keep)  # only the new word's row learns
+    lora = [p for n, p in unet.named_parameters() if "lora_" in n]
+    for name, p in unet.named_parameters():
+        p.requires_grad_("lora_" in name)
+    opt = torch.optim.AdamW([*lora, embedding], lr=config.lr, weight_decay=0.0)
+
+    bad_ids = tokenizer(
+        [config.token] * len(bad.latents),
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        return_tensors="pt",
+    ).input_ids.to(device)
+    bad_latents = bad.latents.to(device)
+    prior_latents = prior_ids = None
+    if config.prior_weight > 0:
+        prior_latents, prior_ids, _ = _training_data(prior or SHIPPED, pipe.vae, tokenizer, device)
+    trace, started = [], time.perf_counter()
+    every = max(1, config.train_steps // 10)
+    unet.train()
+    bar = progress_bar(range(config.train_steps), desc="wrong LoRA", disable=not progress)
+    try:
+        for step in bar:
+            chosen = torch.randint(len(bad_latents), (config.batch_size,), generator=rng)
+            bad_batch = (bad_latents[chosen], bad_ids[chosen])
+            prior_batch = None
+            if prior_latents is not None:
+                chosen = torch.randint(len(prior_latents), (config.batch_size,), generator=rng)
+                prior_batch = (prior_latents[chosen], prior_ids[chosen])
+            bad_loss, prior_loss = dreambooth_step(
+                unet, text_encoder, opt, bad_batch, prior_batch, config.prior_weight, rng
+            )
+            if (step + 1) % every == 0 or step + 1 == config.train_steps:
+                trace.append(
+                    {
+                        "step": step + 1,
+                        "loss on the bad set": bad_loss,
+                        "prior loss": prior_loss,
+                        "seconds": time.perf_counter() - started,
+                    }
+                )
+    finally:
+        hook.remove()
+        embedding.requires_grad_(False)
+        unet.requires_grad_(False)
+        unet.eval()
+    trainable = sum(p.numel() for p in lora) + embedding.shape[1]
+    return WrongResult(config, trace, time.perf_counter() - started, trainable)
+
+
+def save_adapter(pipe, folder: str | os.PathLike, token: str = "wrong") -> Path:
+    """Write the adapter alone to ``folder``: the LoRA (diffusers' ``save_lora_adapter``, a
+    safetensors file with its ``LoraConfig``) and the new word's embedding
+    (``learned_embeds.safetensors``, ``{token: (D,)}``, textual inversion's format). Both
+    are written to a temporary folder first and moved into place, so an interrupted save
+    leaves no half-written adapter."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    from .train import quiet_hub
+
+    with quiet_hub():  # diffusers warns about a dtype cast that save_lora_adapter itself asks for
+        pipe.unet.save_lora_adapter(partial, adapter_name=ADAPTER)
+    save_file({token: token_embedding(pipe, token).cpu().contiguous()}, partial / EMBEDS_FILE)
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
+    return folder
+
+
+def load_adapter(pipe, folder: str | os.PathLike) -> str:
+    """Load an adapter written by :func:`save_adapter` into ``pipe`` (its word added to the
+    tokenizer if needed); returns the word. The base weights are not touched."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    missing = [f for f in (LORA_FILE, EMBEDS_FILE) if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder} is not a saved adapter: {', '.join(missing)} missing")
+    embeds = load_file(folder / EMBEDS_FILE)
+    ((token, vector),) = embeds.items()
+    token_id = add_token(pipe, token)
+    with torch.no_grad():
+        _embeddings(pipe).weight[token_id] = vector.to(_embeddings(pipe).weight)
+    if ADAPTER in getattr(pipe.unet, "peft_config", {}):
+        pipe.unet.delete_adapters(ADAPTER)
+    from .train import quiet_hub
+
+    with quiet_hub():
+        pipe.unet.load_lora_adapter(
+            str(folder),
+            prefix=None,
+            adapter_name=ADAPTER,
+            weight_name=LORA_FILE,
+            local_files_only=True,
+        )
+    pipe.unet.set_adapters([ADAPTER], [1.0])
+    return token
+
+
+@contextmanager
+def lora_scale(pipe, scale: float):
+    """Within the block the adapter acts at ``scale`` (0: disabled, the base model exactly;
+    1: as trained); afterwards it is back at 1. No weights are reloaded."""
+    check_float("scale", scale, minimum=0.0)
+    unet = pipe.unet
+    if scale == 0:
+        unet.disable_adapters()
+    else:
+        unet.set_adapters([ADAPTER], [float(scale)])
+    try:
+        yield pipe
+    finally:
+        unet.enable_adapters()
+        unet.set_adapters([ADAPTER], [1.0])
+
+
+def comparison(runs: dict, prompts, asked, evaluator, seeds=(1, 2, 3), progress=True, **call):
+    """Every run of ``runs`` (name -> ``(pipeline, negative_prompt, lora_scale or None)``)
+    on ``prompts`` for every seed of ``seeds`` (the same seeds for every run), measured by
+    ``evaluator(images, asked)``. Returns a ``pandas.DataFrame`` (one row per run and seed)
+    and the first seed's pictures by run. Words a pipeline does not know (the placebo's
+    ``"wrong"`` on the base model) are not warned about here."""
+    import warnings
+    from contextlib import nullcontext
+
+    import pandas as pd
+
+    from ..progress import progress_bar
+    from .evaluate import generate
+
+    rows, pictures = [], {}
+    bar = progress_bar(total=len(runs) * len(seeds), desc="runs x seeds", disable=not progress)
+    for seed in seeds:
+        for name, (pipe, negative, scale) in runs.items():
+            switch = nullcontext() if scale is None else lora_scale(pipe, scale)
+            with switch, warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "words the model does not know")
+                images = generate(pipe, prompts, seed, negative_prompt=negative, **call)
+            if seed == seeds[0]:
+                pictures[name] = images
+            rows.append({"run": name, "seed": seed, **evaluator(images, asked)})
+            bar.update(1)
+    bar.close()
+    return pd.DataFrame(rows), pictures
+
+
+def choose_scale(sweep, tolerance: float = 0.02) -> float:
+    """The LoRA scale above 0 with the highest clarity among those that keep the prompt (the
+    share classified as asked at most ``tolerance`` below the base model's, scale 0 with no
+    negative prompt) and draw no more degraded pictures than the base model (the detector's
+    share, when ``sweep`` has it). ``sweep`` is a table indexed by scale. 1.0 (as trained)
+    when no scale qualifies."""
+    if 0.0 not in sweep.index:
+        raise ValueError("the sweep needs the scale-0 row (the base model) to compare with")
+    base = sweep.loc[0.0]
+    ok = (sweep.index > 0) & (
+        sweep["classified as asked"] >= base["classified as asked"] - tolerance
+    )
+    if "degraded (detector)" in sweep:
+        ok &= sweep["degraded (detector)"] <= base["degraded (detector)"]
+    allowed = sweep[ok]
+    return float(allowed["clarity"].idxmax()) if len(allowed) else 1.0
+
+
+BASE = "base"
+PLACEBO = 'placebo: base, negative "wrong"'
+TOKEN_ONLY = 'token only (LoRA off), negative "wrong"'
+FULL = 'LoRA 1.0, negative "wrong"'
+CHOSEN = 'LoRA at the chosen scale, negative "wrong"'
+
+
+def woolf_runs(base_pipe, pipe, chosen_scale: float, token: str = "wrong") -> dict:
+    """Woolf's comparison as :func:`comparison` runs: the base model; the placebo (the base
+    model, negative ``token``, a word it does not know); the new word's embedding with the
+    LoRA off; the LoRA at full scale and at ``chosen_scale``, each with negative ``token``."""
+    return {
+        BASE: (base_pipe, "", None),
+        PLACEBO: (base_pipe, token, None),
+        TOKEN_ONLY: (pipe, token, 0.0),
+        FULL: (pipe, token, 1.0),
+        CHOSEN: (pipe, token, chosen_scale),
+    }
+
+
+def claims(summaries: dict, chosen_scale: float):
+    """Woolf's claims, each decided by a number: ``summaries`` maps a sampler setting to
+    :func:`~noise2image.diffusion.optimiser.summary` of its :func:`comparison`. A change
+    counts when it is larger than the base model's spread over the seeds."""
+    import pandas as pd
+
+    rows = []
+    for setting, summary in summaries.items():
+        mean, spread = summary["mean"], summary["spread"]
+
+        def change(run, column, mean=mean):
+            return mean.loc[run, column] - mean.loc[BASE, column]
+
+        c_spread = spread.loc[BASE, "clarity"]
+        q_spread = spread.loc[BASE, "degraded (detector)"]
+        for label, run in (("full scale", FULL), (f"scale {chosen_scale:g}", CHOSEN)):
+            dc, dq = change(run, "clarity"), change(run, "degraded (detector)")
+            da = change(run, "classified as asked")
+            where = f"({setting}, {label})"
+            rows += [
+                (f"sharper: clarity up by more than the spread {where}",
+                 f"{dc:+.2f} (spread {c_spread:.2f})", dc > c_spread),
+                (f"fewer degraded pictures, by more than the spread {where}",
+                 f"{100 * dq:+.1f} points (spread {100 * q_spread:.1f})", -dq > q_spread),
+                (f"prompt adherence not worse by more than 2 points {where}",
+                 f"{100 * da:+.1f} points", da >= -0.02),
+            ]  # fmt: skip
+        dp = change(PLACEBO, "clarity")
+        rows.append((
+            f"placebo does nothing: clarity change within the spread ({setting})",
+            f"{dp:+.2f} (spread {c_spread:.2f})", abs(dp) <= c_spread,
+        ))  # fmt: skip
+    rows.append((
+        '"a kind of reinforcement learning from user feedback"',
+        "no reward and no preferences: a regression on the model's own pictures", False,
+    ))  # fmt: skip
+    table = pd.DataFrame(rows, columns=["claim", "measured", "verdict"]).set_index("claim")
+    table["verdict"] = table["verdict"].map({True: "held", False: "not held"})
+    return table
