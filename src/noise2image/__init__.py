@@ -16,7 +16,9 @@ One module per stage of the image-generation pipeline, named after it, in pipeli
 * ``regression`` -- chapter 6's blurry-generator experiment and its ablation
 * ``autoencoder`` -- the convolutional autoencoder and its latent grid (chapter 7)
 * ``diffusion`` -- a miniature latent text-to-image model with Stable Diffusion's parts:
-  captions, model, pipeline, training and the shipped model, evaluation (chapter 8)
+  captions, model, pipeline, training and the shipped model, evaluation (chapter 8); and
+  learned negative prompts: ``adapter`` (the "wrong" LoRA) and ``optimiser`` (NegOpt's
+  reward, data set, SFT and RL with trl; ReNeg's learned embedding) (chapter 9)
 
 and the modules every chapter leans on: ``profiles`` (parameters, seeds, the device),
 ``training`` (resumable checkpoints and moving averages shared by every training loop),
