@@ -2,26 +2,14 @@
 
 import pytest
 import torch
+from conftest import make_tiny_pipe
 
 from noise2image.diffusion import adapter, train
-from noise2image.diffusion.model import LatentDenoiser, MiniVAE, make_text_encoder, make_tokenizer
 
 TINY_PRIOR = train.DiffusionConfig(limit=60)
 FAST = adapter.WrongConfig(
     guidance_scales=(6.0,), steps=(2,), per_setting=4, train_steps=3, batch_size=8, lr=1e-2
 )
-
-
-def _tiny_pipe(seed=0):
-    torch.manual_seed(seed)
-    tokenizer = make_tokenizer()
-    text_encoder = make_text_encoder(tokenizer, hidden_size=16, layers=1, heads=2)
-    unet = LatentDenoiser(width=32, depth=1, expansion=1, text_dim=16, heads=2)
-    for p in unet.parameters():
-        torch.nn.init.normal_(p, std=0.1)
-    pipe = train.build_pipeline(MiniVAE(scaling_factor=0.3), tokenizer, text_encoder, unet)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 def _pictures(pipe, prompt="a seven", negative="wrong", seed=0):
@@ -33,7 +21,7 @@ def _pictures(pipe, prompt="a seven", negative="wrong", seed=0):
 
 @pytest.fixture
 def trained():
-    pipe = _tiny_pipe()
+    pipe = make_tiny_pipe()
     base = _pictures(pipe, negative="")
     bad = adapter.bad_set(pipe, FAST, progress=False)
     result = adapter.train_wrong_lora(pipe, bad, FAST, prior=TINY_PRIOR, progress=False)
@@ -57,7 +45,7 @@ def test_bad_set_has_one_picture_per_setting_and_latent(trained):
 
 
 def test_add_token_appends_the_word_and_keeps_every_other_id():
-    pipe = _tiny_pipe()
+    pipe = make_tiny_pipe()
     before = pipe.tokenizer("a bold seven, blurry").input_ids
     rows = pipe.text_encoder.get_input_embeddings().weight.clone()
     token_id = adapter.add_token(pipe, "wrong")
@@ -70,7 +58,7 @@ def test_add_token_appends_the_word_and_keeps_every_other_id():
 
 
 def test_training_changes_only_the_lora_and_the_new_words_row():
-    pipe = _tiny_pipe()
+    pipe = make_tiny_pipe()
     unet_before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
     text_before = {k: v.clone() for k, v in pipe.text_encoder.state_dict().items()}
     old = pipe.text_encoder.get_input_embeddings().weight.clone()
@@ -106,7 +94,7 @@ def test_a_saved_and_loaded_adapter_gives_identical_pictures(trained, tmp_path):
     pipe, _, _, _ = trained
     folder = adapter.save_adapter(pipe, tmp_path / "wrong")
     assert sorted(p.name for p in folder.iterdir()) == [adapter.EMBEDS_FILE, adapter.LORA_FILE]
-    fresh = _tiny_pipe()  # the same base weights, no adapter
+    fresh = make_tiny_pipe()  # the same base weights, no adapter
     assert not torch.equal(_pictures(fresh), _pictures(pipe))
     assert adapter.load_adapter(fresh, folder) == "wrong"
     assert torch.equal(_pictures(fresh), _pictures(pipe))
@@ -130,7 +118,7 @@ def test_an_interrupted_save_keeps_the_previous_adapter(trained, tmp_path, monke
 
 def test_load_adapter_names_the_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="learned_embeds.safetensors"):
-        adapter.load_adapter(_tiny_pipe(), tmp_path)
+        adapter.load_adapter(make_tiny_pipe(), tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import torch
 from noise2image import data, metrics, preprocess
 from noise2image.checkpoints import CheckpointError
 from noise2image.diffusion import captions, evaluate, pipeline, train
-from noise2image.diffusion.model import LatentDenoiser, MiniVAE, make_text_encoder, make_tokenizer
+from noise2image.diffusion.model import make_text_encoder, make_tokenizer
 
 TINY = replace(train.SHIPPED, width=32, depth=1, expansion=1, text_dim=16, text_layers=1,
                epochs=2, batch_size=64, limit=100, warmup=1)  # fmt: skip
@@ -24,18 +24,6 @@ TINY = replace(train.SHIPPED, width=32, depth=1, expansion=1, text_dim=16, text_
 @pytest.fixture(scope="module")
 def shipped():
     return train.load_shipped()
-
-
-@pytest.fixture(scope="module")
-def tiny_pipe():
-    torch.manual_seed(0)
-    tokenizer = make_tokenizer()
-    text_encoder = make_text_encoder(tokenizer, hidden_size=16, layers=1, heads=2)
-    unet = LatentDenoiser(width=32, depth=1, expansion=1, text_dim=16, heads=2)
-    for p in unet.parameters():  # zero-initialised outputs would hide the text's effect
-        torch.nn.init.normal_(p, std=0.1)
-    vae = MiniVAE(scaling_factor=0.3)
-    return train.build_pipeline(vae, tokenizer, text_encoder, unet)
 
 
 def _pictures(pipe, seed=0, **kwargs):

@@ -4,22 +4,8 @@ import pytest
 import torch
 
 from noise2image import data
-from noise2image.diffusion import captions, optimiser, train
-from noise2image.diffusion.model import LatentDenoiser, MiniVAE, make_text_encoder, make_tokenizer
+from noise2image.diffusion import captions, optimiser
 from noise2image.preprocess import blur
-
-
-@pytest.fixture(scope="module")
-def tiny_pipe():
-    torch.manual_seed(0)
-    tokenizer = make_tokenizer()
-    text_encoder = make_text_encoder(tokenizer, hidden_size=16, layers=1, heads=2)
-    unet = LatentDenoiser(width=32, depth=1, expansion=1, text_dim=16, heads=2)
-    for p in unet.parameters():
-        torch.nn.init.normal_(p, std=0.1)
-    pipe = train.build_pipeline(MiniVAE(scaling_factor=0.3), tokenizer, text_encoder, unet)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 @pytest.fixture(scope="module")

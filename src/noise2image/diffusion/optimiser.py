@@ -706,6 +706,7 @@ def learn_negative_embedding(
     from ..features import load_feature_net
     from ..progress import progress_bar
     from .evaluate import crop28
+    from .pipeline import classifier_free_guidance
 
     check_int("grad_steps", grad_steps, minimum=1, maximum=num_inference_steps)
     unet, vae, scheduler = pipe.unet, pipe.vae, pipe.scheduler
@@ -746,7 +747,7 @@ def learn_negative_embedding(
                     torch.cat([latents] * 2), t, encoder_hidden_states=context, return_dict=False
                 )[0]
                 pred_neg, pred_pos = pred.chunk(2)
-                velocity = pred_pos + (guidance_scale - 1) * (pred_pos - pred_neg)
+                velocity = classifier_free_guidance(pred_neg, pred_pos, guidance_scale)
                 latents = (
                     latents + (sigmas[i + 1] - sigmas[i]) * velocity
                 )  # Euler, as the scheduler
