@@ -17,6 +17,9 @@ import torch
 from torchvision.utils import make_grid
 
 __all__ = [
+    "COLUMN_PX",
+    "MIN_IMAGE_PX",
+    "drawn_px",
     "to_display",
     "image_grid",
     "show_grid",
@@ -26,6 +29,23 @@ __all__ = [
     "formatted",
     "show_source",
 ]
+
+
+COLUMN_PX = 688  # the book's text column at a 1280-pixel-wide window (sphinx-book-theme)
+DPI = 100  # figures are drawn at this resolution, so COLUMN_PX / DPI inches fill the column
+MIN_IMAGE_PX = 40  # a 28×28 digit drawn smaller than this cannot show what the prose says
+MAX_SCALE = 3  # and drawn larger than 3× its own pixels it only gets blockier
+
+
+def drawn_px(images: torch.Tensor, nrow: int, padding: int = 2) -> float:
+    """How many screen pixels one image of a ``show_grid`` gets in the book's column."""
+    ncol = min(nrow, _count(images))
+    return _grid_width_px(images, ncol, padding) / ncol
+
+
+def _grid_width_px(images: torch.Tensor, ncol: int, padding: int = 2) -> float:
+    side = images.shape[-1] + padding
+    return min(COLUMN_PX, ncol * max(MAX_SCALE * side, MIN_IMAGE_PX))
 
 
 def to_display(images: torch.Tensor, value_range: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
@@ -56,16 +76,39 @@ def show_grid(
     title: str | None = None,
     ax: plt.Axes | None = None,
     value_range: tuple[float, float] = (0.0, 1.0),
-    size: float = 6.0,
+    size: float | None = None,
 ) -> plt.Axes:
-    """Show a batch of images as one grid."""
+    """Show a batch of images as one grid, ``nrow`` images per row.
+
+    Without ``ax`` the figure is as wide as the book's column (narrower for a few images, so
+    none is blown up past ``MAX_SCALE`` times its pixels); ``size`` (inches) overrides that.
+    """
     if ax is None:
-        _, ax = plt.subplots(figsize=(size, size * _aspect(images, nrow)))
+        ncol = min(nrow, _count(images))
+        width = size or _grid_width_px(images, ncol) / DPI
+        _check_drawn(images, min(width * DPI, COLUMN_PX) / ncol, title)
+        height = width * _aspect(images, nrow) + (0.3 if title else 0.0)
+        _, ax = plt.subplots(figsize=(width, height), dpi=DPI)
     ax.imshow(image_grid(images, nrow, value_range), interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title)
     return ax
+
+
+def _count(images: torch.Tensor) -> int:
+    return images.shape[0] if images.ndim == 4 else 1
+
+
+def _check_drawn(images: torch.Tensor, px: float, what: str | None) -> None:
+    """Refuse a grid whose images the page would draw too small to see (see STYLE.md)."""
+    need = max(MIN_IMAGE_PX, images.shape[-1])
+    if px < need - 0.5:
+        raise ValueError(
+            f"{what or 'grid'}: each {images.shape[-2]}×{images.shape[-1]} image would be drawn "
+            f"{px:.0f} px wide in the book's {COLUMN_PX}-px column (at least {need} px are "
+            "needed to see it): show fewer images per row (nrow) or fewer images"
+        )
 
 
 def _aspect(images: torch.Tensor, nrow: int) -> float:
@@ -78,12 +121,50 @@ def show_panels(
     panels: Mapping[str, torch.Tensor],
     nrow: int = 8,
     value_range: tuple[float, float] = (0.0, 1.0),
-    size: float = 4.0,
+    size: float | None = None,
     suptitle: str | None = None,
+    side_by_side: bool | None = None,
 ) -> plt.Figure:
-    """Grids side by side, one per ``{title: images}`` entry (before/after comparisons)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size), squeeze=False)
-    for ax, (title, images) in zip(axes[0], panels.items(), strict=True):
+    """One grid per ``{title: images}`` entry (before/after comparisons), one panel per row.
+
+    Panels sit side by side only when they all fit the column at ``MIN_IMAGE_PX`` per image
+    (``side_by_side=None``, the default) or when asked to; ``size`` (inches) is a panel's
+    width.
+    """
+    grids = list(panels.values())
+    ncols = [min(nrow, _count(g)) for g in grids]
+    if side_by_side is None:
+        one_row = all(_count(g) <= nrow for g in grids)
+        side_by_side = one_row and sum(ncols) * 1.5 * MIN_IMAGE_PX <= COLUMN_PX
+    if side_by_side:
+        width = (
+            size
+            or min(
+                COLUMN_PX / len(grids),
+                max(_grid_width_px(g, n) for g, n in zip(grids, ncols, strict=True)),
+            )
+            / DPI
+        )
+        height = width * max(_aspect(g, nrow) for g in grids) + 0.4
+        fig, axes = plt.subplots(
+            1, len(grids), figsize=(width * len(grids), height), dpi=DPI, squeeze=False
+        )
+        axes = axes[0]
+    else:
+        width = size or max(_grid_width_px(g, n) for g, n in zip(grids, ncols, strict=True)) / DPI
+        heights = [width * _aspect(g, nrow) + 0.35 for g in grids]
+        fig, axes = plt.subplots(
+            len(grids),
+            1,
+            figsize=(width, sum(heights)),
+            dpi=DPI,
+            squeeze=False,
+            gridspec_kw={"height_ratios": heights},
+        )
+        axes = axes[:, 0]
+    shrink = min(1.0, COLUMN_PX / (fig.get_figwidth() * DPI))  # the page scales wide figures
+    for ax, (title, images), n in zip(axes, panels.items(), ncols, strict=True):
+        _check_drawn(images, width * DPI * shrink / n, title)
         show_grid(images, nrow=nrow, title=title, ax=ax, value_range=value_range)
     if suptitle:
         fig.suptitle(suptitle)
@@ -103,7 +184,10 @@ def show_captioned(
 
     n = len(captions)
     nrows = -(-n // ncol)
-    fig, axes = plt.subplots(nrows, ncol, figsize=(1.8 * ncol, 2.1 * nrows), squeeze=False)
+    inches = min(COLUMN_PX, ncol * 140) / DPI  # about 115 px per picture in a full column
+    fig, axes = plt.subplots(
+        nrows, ncol, figsize=(inches, inches / ncol * 1.3 * nrows), dpi=DPI, squeeze=False
+    )
     shown = to_display(images[:n], value_range)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
@@ -136,16 +220,28 @@ def formatted(table: pd.DataFrame, formats: Mapping[str, str]) -> pd.DataFrame:
     return out
 
 
-def show_source(obj: Callable | type) -> object:
-    """Display the source of a package function or class, highlighted.
+class Listing:
+    """A highlighted source listing; in the book it wraps its long lines instead of
+    scrolling sideways (``book/_static/course.css``: ``.source-listing``)."""
 
-    One source of truth: the chapter shows the code that actually runs.
-    """
-    source = inspect.getsource(obj)
-    try:
+    def __init__(self, source: str):
+        self.data = source
+
+    def _repr_html_(self) -> str:
         from IPython.display import Code
 
-        return Code(source, language="python")
-    except ImportError:  # pragma: no cover - outside Jupyter
-        print(source)
-        return None
+        return (
+            f'<div class="source-listing">{Code(self.data, language="python")._repr_html_()}</div>'
+        )
+
+    def __repr__(self) -> str:
+        return self.data
+
+
+def show_source(obj: Callable | type) -> Listing:
+    """Display the source of a package function or class, highlighted.
+
+    One source of truth: the chapter shows the code that actually runs. Chapters put a
+    listing of more than ~15 lines in a dropdown (the cell's ``hide-output`` tag).
+    """
+    return Listing(inspect.getsource(obj))
