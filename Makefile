@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SMOKE  := _build/smoke
 
-.PHONY: book test check-book install lint unit notebooks nbval smoke-book benchmark clean
+.PHONY: book test check-book install browser lint unit notebooks nbval smoke-book benchmark clean
 
 install: $(STAMP)
 
@@ -24,7 +24,18 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "The book is in _build/html/index.html"
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium (Playwright cannot download a browser here).
+# As root with apt-get (CI, a fresh container) it is installed; elsewhere the tests say how.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the browser tests (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "no chromium: the browser tests will be skipped (sudo apt-get install chromium)"; \
+	  fi; }
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m noise2image.runner --profile smoke --out $(SMOKE)
 	$(BIN)/python -m pytest tests $(SMOKE)/notebooks --nbval --nbval-current-env \

@@ -66,3 +66,46 @@ def make_tiny_pipe(seed: int = 0):
 @pytest.fixture(scope="module")
 def tiny_pipe():
     return make_tiny_pipe()
+
+
+SMOKE = ROOT / "_build" / "smoke" / "notebooks"  # what `make test`'s smoke run executed
+SMOKE_BOOK = ROOT / "_build" / "smoke-book"  # the book built from it (kept: the browser reads it)
+
+
+def build_book(book: Path):
+    """``jupyter-book build BOOK --warningiserror --keep-going``, as ``make book`` runs it."""
+    import subprocess
+    import sys
+
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    return subprocess.run(
+        [str(jupyter_book), "build", str(book), "--warningiserror", "--keep-going"],
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def smoke_book() -> Path:
+    """The book built from the notebooks the smoke run executed (execution off): its html
+    folder. Built once per test session, in ``_build/smoke-book``."""
+    import shutil
+
+    import yaml
+
+    from noise2image.runner import chapters
+
+    executed = sorted(SMOKE.glob("*.ipynb"))
+    assert [p.name for p in executed] == [p.name for p in chapters()], (
+        "run `make test` (it executes every chapter under the smoke profile first)"
+    )
+    shutil.rmtree(SMOKE_BOOK, ignore_errors=True)
+    shutil.copytree(ROOT / "book", SMOKE_BOOK / "book")
+    shutil.copytree(SMOKE, SMOKE_BOOK / "notebooks")
+    shutil.copy(ROOT / "_toc.yml", SMOKE_BOOK)
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = "off"  # already executed by papermill
+    (SMOKE_BOOK / "_config.yml").write_text(yaml.safe_dump(config))
+    done = build_book(SMOKE_BOOK)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return SMOKE_BOOK / "_build" / "html"

@@ -1,43 +1,13 @@
 """The book builds, warnings as errors, from the notebooks the smoke run just executed."""
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import yaml
+from conftest import build_book as build
 
 from noise2image.runner import chapters
 
-SMOKE = Path("_build/smoke/notebooks")
 
-
-def build(book: Path) -> subprocess.CompletedProcess:
-    """``jupyter-book build BOOK --warningiserror --keep-going``, as ``make book`` runs it."""
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    return subprocess.run(
-        [str(jupyter_book), "build", str(book), "--warningiserror", "--keep-going"],
-        capture_output=True,
-        text=True,
-    )
-
-
-def test_book_builds_from_the_smoke_runs(root, tmp_path):
-    smoke = root / SMOKE
-    executed = sorted(smoke.glob("*.ipynb"))
-    assert [p.name for p in executed] == [p.name for p in chapters()], (
-        "run `make test` (it executes every chapter under the smoke profile first)"
-    )
-    book = tmp_path / "book_src"
-    shutil.copytree(root / "book", book / "book")
-    shutil.copytree(smoke, book / "notebooks")
-    shutil.copy(root / "_toc.yml", book)
-    config = yaml.safe_load((root / "_config.yml").read_text())
-    config["execute"]["execute_notebooks"] = "off"  # already executed by papermill
-    (book / "_config.yml").write_text(yaml.safe_dump(config))
-    done = build(book)
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    html = book / "_build" / "html"
+def test_book_builds_from_the_smoke_runs(smoke_book):
+    html = smoke_book
     assert (html / "index.html").exists()
     for path in chapters():
         page = (html / "notebooks" / f"{path.stem}.html").read_text()
