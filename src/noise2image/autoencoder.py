@@ -307,7 +307,7 @@ def train_or_load(
     model = Autoencoder(config)
     model.load_state_dict(state["model"])
     model = model.to(device).eval()
-    print(f"loaded the trained autoencoder from {path}")
+    print(f"loaded the trained autoencoder from the course cache: {path.name}")
     trace = json.loads(state["trace"])
     images = _digits("train", config.limit).to(device)
     return _finish(config, model, trace, images, loaded=True)

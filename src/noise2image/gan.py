@@ -436,7 +436,7 @@ def train_or_load(
     G.load_state_dict(state["generator"])
     D.load_state_dict(state["discriminator"])
     if log:
-        print(f"loaded the trained GAN from {path}")
+        print(f"loaded the trained GAN from the course cache: {path.name}")
     trace = json.loads(state["trace"])
     # the memory layout training used: the same arithmetic, so the same pictures to the bit
     G = G.to(device=device, memory_format=torch.channels_last).eval()

@@ -72,7 +72,7 @@ def resume(
         print(f"ignoring the checkpoint ({error}); training from the start")
         return [], {}
     if log:
-        print(f"resuming from {path} after epoch {len(trace)}")
+        print(f"resuming from {path.name} (course cache) after epoch {len(trace)}")
     return trace, state
 
 
