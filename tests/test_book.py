@@ -1,5 +1,7 @@
 """The book builds, warnings as errors, from the notebooks the smoke run just executed."""
 
+import shutil
+
 import yaml
 from conftest import build_book as build
 
@@ -25,7 +27,8 @@ def test_a_chapter_that_raises_fails_the_book_build(root, tmp_path):
 
     book = tmp_path / "broken_book"
     (book / "notebooks").mkdir(parents=True)
-    (book / "book").mkdir()
+    shutil.copytree(root / "book" / "_ext", book / "book" / "_ext")  # the config loads it
+    shutil.copytree(root / "book" / "_static", book / "book" / "_static")
     (book / "book" / "intro.md").write_text("# A book\n\nOne chapter follows.\n")
     nb = nbformat.v4.new_notebook()
     nb.cells = [

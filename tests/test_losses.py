@@ -107,3 +107,20 @@ def test_vgg16_path_runs_offline_with_random_weights(monkeypatch):
     assert not any(p.requires_grad for p in loss.net.parameters())  # the network stays fixed
     changes = loss.relative_change(digits, blur(digits, 2.0))
     assert set(changes) == set(losses.VGG16_LAYERS) and all(v > 0 for v in changes.values())
+
+
+def test_layer_costs_are_counted_offline_without_random_numbers():
+    state = torch.random.get_rng_state()
+    vgg = losses.layer_costs("vgg16", size=28)
+    course = losses.layer_costs("course", size=28)
+    assert torch.equal(state, torch.random.get_rng_state())  # the chapter's numbers stay put
+    first = vgg[0]
+    # relu1_2: two 3x3 convolutions, 3 -> 64 -> 64 channels, at 28x28
+    assert first["layer"] == "relu1_2" and first["shape"] == (64, 28, 28)
+    assert first["weights"] == (3 * 9 + 1) * 64 + (64 * 9 + 1) * 64
+    assert first["mult_adds"] == 28 * 28 * 64 * (3 * 9 + 64 * 9)
+    assert [row["layer"] for row in vgg] == list(losses.VGG16_LAYERS)
+    assert [row["layer"] for row in course] == list(losses.COURSE_LAYERS)
+    assert vgg[-1]["weights"] > 10 * course[-1]["weights"]
+    with pytest.raises(ValueError, match="perceptual_net"):
+        losses.layer_costs("resnet")

@@ -67,3 +67,39 @@ def test_every_glued_name_in_the_prose_is_glued_by_a_cell(path):
     patterns = [re.compile("^" + re.sub(r"\{\w+\}", r"\\w+", name) + "$") for name in glued]
     missing = sorted(w for w in wanted if not any(p.match(w) for p in patterns))
     assert not missing, f"{path.stem}: glued in the prose but by no cell: {missing}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_has_the_same_skeleton(path):
+    """STYLE.md's page skeleton: idea and what you learn / need first; the install cell
+    removed and the set-up collapsed in the book; widget outputs removed (their static
+    figures stay); quiz, exercise with a dropdown solution, key insight, summary at the end,
+    in that order."""
+    nb = nbformat.read(path, as_version=4)
+    opening = nb.cells[0].source
+    assert opening.startswith("# ") and "**You will learn**" in opening, "title, then the idea"
+    assert "**You need**" in opening
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    install, set_up = code[1], code[2]
+    assert install.source.startswith("# Installs the course package")
+    assert "remove-cell" in install.metadata.get("tags", []), (
+        "the install cell stays out of the book"
+    )
+    assert "hide-input" in set_up.metadata.get("tags", []), "the set-up cell is collapsed"
+    for cell in code:
+        if re.search(r"widgets\.(RatingWidget|latent_explorer|prompt_playground)\(", cell.source):
+            assert "remove-output" in cell.metadata.get("tags", []), cell.source[:60]
+    text = "\n".join(c.source for c in nb.cells)
+    marks = [
+        "## Quiz",
+        "widgets.show_quiz(",
+        "## Exercises",
+        "{exercise}",
+        "{solution}",
+        "{admonition} The key insight\n:class: important",
+        "## Summary",
+    ]
+    places = [text.find(mark) for mark in marks]
+    assert all(p >= 0 for p in places), [m for m, p in zip(marks, places, strict=True) if p < 0]
+    assert places == sorted(places), "quiz, exercises, key insight, summary: in this order"
+    assert re.search(r"\{solution\}[^\n]*\n:class: dropdown", text), "solutions in a dropdown"
