@@ -8,7 +8,8 @@ Losses (each takes ``output, target`` of shape ``(B, C, H, W)`` and returns a sc
 * :func:`gradient_difference_loss`: the gradient-difference loss of Mathieu et al. (2016),
   which compares the *size* of the horizontal and vertical differences;
 * :class:`PerceptualLoss`: MSE between feature maps of a fixed network, the course feature
-  network (offline, the default) or VGG16 with ImageNet weights (a download).
+  network (offline, the default) or VGG16 with ImageNet weights (a download);
+  :func:`layer_costs` tells, offline, what each network's read layers hold and cost.
 
 Chapter 6's experiment that tries them on a generator is :mod:`noise2image.regression`; the
 adversarial loss is chapter 4's (:func:`noise2image.gan.generator_loss`).
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .profiles import check_choice, check_float
+from .profiles import check_choice, check_float, check_int
 
 __all__ = [
     "KERNELS",
@@ -37,6 +38,7 @@ __all__ = [
     "VGG16_LAYERS",
     "PerceptualNetUnavailable",
     "PerceptualLoss",
+    "layer_costs",
     "relative_change",
 ]
 
@@ -138,9 +140,10 @@ def _vgg16_features() -> nn.Module:
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     if not cached.exists() and not reachable(_VGG_HOST):
         raise PerceptualNetUnavailable(
-            f"VGG16's ImageNet weights are not in {cached.parent} and {_VGG_HOST} cannot be "
-            "reached (offline?). Use perceptual_net='course', the course feature network "
-            "that ships with the package, or run this where downloads work (Colab)."
+            f"VGG16's ImageNet weights ({cached.name}) are not in torch's hub cache "
+            f"(torch.hub.get_dir()) and {_VGG_HOST} cannot be reached (offline?). Use "
+            "perceptual_net='course', the course feature network that ships with the "
+            "package, or run this where downloads work (Colab)."
         )
     try:
         model = vgg16(weights=weights)
@@ -149,6 +152,56 @@ def _vgg16_features() -> nn.Module:
             f"downloading VGG16's ImageNet weights failed ({error}); use perceptual_net='course'"
         ) from error
     return model.features[: max(VGG16_LAYERS.values()) + 1]
+
+
+def layer_costs(net: str = "vgg16", size: int = 28) -> list[dict[str, object]]:
+    """What a perceptual loss on ``net`` reads from one grey ``size`` x ``size`` picture, and
+    what reaching it costs: one dict per layer (:data:`COURSE_LAYERS` or
+    :data:`VGG16_LAYERS`) with its output ``shape`` ``(C, H, W)``, the ``weights`` of the
+    network up to it and the ``mult_adds`` of its convolutions up to it (BatchNorm, ReLU and
+    pooling, a few operations per number, are left out).
+
+    Needs no weights and no network: the architecture (torchvision's ``vgg16(weights=None)``
+    for VGG16) is built on PyTorch's ``meta`` device, which holds shapes only, so nothing is
+    downloaded, allocated or drawn from the random number generator.
+    """
+    check_choice("perceptual_net", net, PERCEPTUAL_NETS)
+    check_int("size", size, minimum=8, maximum=4096)  # VGG16 pools three times before relu4_3
+    with torch.device("meta"):
+        if net == "course":
+            from .features import FeatureNet
+
+            model = FeatureNet()
+            reads = {name: getattr(model, name) for name in COURSE_LAYERS}
+            x = torch.zeros(1, 1, size, size)
+        else:
+            from torchvision.models import vgg16
+
+            model = vgg16(weights=None).features[: max(VGG16_LAYERS.values()) + 1]
+            reads = {name: model[index] for name, index in VGG16_LAYERS.items()}
+            x = torch.zeros(1, 3, size, size)
+        totals = {"weights": 0, "mult_adds": 0}
+        rows = []
+
+        def count(module, inputs, output):
+            totals["weights"] += sum(p.numel() for p in module.parameters(recurse=False))
+            if isinstance(module, nn.Conv2d | nn.Linear):  # per output number: one weight row
+                totals["mult_adds"] += output.numel() * module.weight[0].numel()
+
+        def read(name):
+            def hook(module, inputs, output):
+                rows.append({"layer": name, "shape": tuple(output.shape[1:]), **totals})
+
+            return hook
+
+        hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
+        hooks += [module.register_forward_hook(read(name)) for name, module in reads.items()]
+        try:
+            model.eval()(x)
+        finally:
+            for hook in hooks:
+                hook.remove()
+    return rows
 
 
 class PerceptualLoss(nn.Module):

@@ -303,17 +303,13 @@ def ablation(
 
     The first ``k`` epochs of a longer run *are* a ``k``-epoch run (constant learning rate,
     same seed), so one training per (weight, learning rate) serves every ``k``.
+    With ``progress``, one bar counts the runs (the runs draw no bars of their own).
     """
+    from .progress import progress_bar
+
     rows = []
-    configs = grid.configs()
-    for number, config in enumerate(configs, 1):
-        result = train_regression(
-            config,
-            evaluate_at=grid.epochs,
-            progress=progress,
-            desc=f"run {number}/{len(configs)}",
-            device=device,
-        )
+    for config in progress_bar(grid.configs(), desc="ablation runs", disable=not progress):
+        result = train_regression(config, evaluate_at=grid.epochs, progress=False, device=device)
         for k in sorted(grid.epochs):
             seconds = sum(row["seconds"] for row in result.trace[:k])
             settings = {"sharpen_weight": config.sharpen_weight, "lr": config.lr, "epochs": k}
