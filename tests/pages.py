@@ -89,6 +89,15 @@ def sideways_scrolling(page) -> list[str]:
     ]
 
 
+def machine_paths(page) -> list[str]:
+    """No output names a folder of the machine that built the book (a cache, a home)."""
+    text = page.evaluate(
+        "() => [...document.querySelectorAll('div.cell_output')].map(e => e.innerText).join('\\n')"
+    )
+    found = re.findall(r"(?:/root|/home/\w+|/Users/\w+|/tmp/\w+|[A-Z]:\\\\Users)[^\s'\")]*", text)
+    return [f"an output shows a path of the machine that built the book: {path}" for path in found]
+
+
 def first_screen_problems(page) -> list[str]:
     """The first screen shows the chapter's title and its first paragraph, not code."""
     found = page.evaluate(

@@ -74,6 +74,7 @@ def test_page_reads_well(browser, smoke_book, name):
         pages.console_errors(page)
         + pages.image_problems(page)
         + pages.sideways_scrolling(page)
+        + pages.machine_paths(page)
         + pages.first_screen_problems(page)
     )
     if name in CHAPTERS:
@@ -119,6 +120,7 @@ def test_the_unbroken_copy_passes(browser, broken):
     page = pages.open_page(browser, write("none", original + "\n"))
     assert pages.console_errors(page) + pages.image_problems(page) == []
     assert pages.sideways_scrolling(page) + pages.first_screen_problems(page) == []
+    assert pages.machine_paths(page) == []
     assert pages.quiz_problems(page) + pages.solution_problems(page) == []
 
 
@@ -165,6 +167,19 @@ def test_a_long_output_line_is_caught(browser, broken):
     )
     page = pages.open_page(browser, write("long", html))
     assert pages.sideways_scrolling(page)
+
+
+def test_a_machine_path_in_an_output_is_caught(browser, broken):
+    original, write = broken
+    line = "loaded the trained GAN from /root/.cache/noise2image/gan/digits.pt"
+    html = original.replace(
+        '<div class="cell_output docutils container">',
+        f'<div class="cell_output docutils container"><div class="output stream"><pre>{line}'
+        "</pre></div>",
+        1,
+    )
+    page = pages.open_page(browser, write("path", html))
+    assert pages.machine_paths(page)
 
 
 def test_code_before_the_first_paragraph_is_caught(browser, broken):
