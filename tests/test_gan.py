@@ -149,3 +149,18 @@ def test_train_step_leaves_d_without_gradients_from_the_generator_step(monkeypat
         assert torch.equal(grad, p.grad)
     assert all(p.requires_grad for p in D.parameters())  # and D is trainable again
     assert all(p.grad is not None for p in G.parameters())
+
+
+def test_layer_table_traces_every_block_without_random_numbers():
+    config = gan.GANConfig()
+    G, D = gan.Generator(config), gan.Discriminator(config)
+    z, label = torch.randn(1, gan.NZ), torch.tensor([3])
+    state = torch.random.get_rng_state()
+    table = gan.layer_table(G, (z, label), "noise + label")
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert list(table.index) == ["input"] + [f"block {i}" for i in range(1, len(G.blocks) + 1)]
+    assert table.loc["input", "output shape"] == (1, gan.NZ + gan.N_CLASSES, 1, 1)
+    assert table["output shape"].iloc[-1] == (1, 1, 28, 28)
+    assert table["parameters"].sum() == sum(p.numel() for p in G.blocks.parameters())
+    picture = G(z, label).detach()
+    assert gan.layer_table(D, (picture, label), "picture")["output shape"].iloc[-1][-1] == 1

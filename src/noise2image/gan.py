@@ -46,6 +46,7 @@ __all__ = [
     "Generator",
     "Discriminator",
     "init_weights",
+    "layer_table",
     "discriminator_step",
     "generator_loss",
     "train_step",
@@ -120,6 +121,34 @@ class GANConfig:
     def key(self) -> str:
         """A short hash of the configuration: the checkpoint's name."""
         return config_key(self)
+
+
+def layer_table(net: nn.Module, inputs: tuple, what: str):
+    """One row per block of ``net`` (a :class:`Generator` or :class:`Discriminator`): its
+    layers, its output shape for ``inputs`` (``net(*inputs)``) and its weights, below a row
+    for the input described as ``what``. The forward pass draws no random numbers."""
+    import pandas as pd
+
+    shapes = []
+    hooks = [net.blocks.register_forward_pre_hook(lambda m, args: shapes.append(args[0].shape))]
+    hooks += [
+        block.register_forward_hook(lambda m, args, out: shapes.append(out.shape))
+        for block in net.blocks
+    ]
+    try:
+        with torch.no_grad():
+            net.eval()(*inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    rows = [("input", what, tuple(shapes[0]), 0)]
+    for i, (block, shape) in enumerate(zip(net.blocks, shapes[1:], strict=True), start=1):
+        layers = " · ".join(type(m).__name__ for m in list(block.children()) or [block])
+        rows.append(
+            (f"block {i}", layers, tuple(shape), sum(p.numel() for p in block.parameters()))
+        )
+    table = pd.DataFrame(rows, columns=["block", "layers", "output shape", "parameters"])
+    return table.set_index("block").rename_axis(None).rename_axis("block", axis=1)
 
 
 def init_weights(module: nn.Module) -> None:
