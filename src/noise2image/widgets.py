@@ -12,6 +12,7 @@ from .profiles import check_choice
 
 __all__ = [
     "QUIZZES",
+    "quiz_file",
     "load_quiz",
     "show_quiz",
     "RatingWidget",
@@ -30,11 +31,15 @@ QUIZZES = tuple(
 )
 
 
+def quiz_file(chapter: str):
+    """Where a chapter's quiz is stored (``quizzes/CHAPTER.json`` inside the package)."""
+    check_choice("chapter", chapter, QUIZZES)
+    return resources.files(__package__) / "quizzes" / f"{chapter}.json"
+
+
 def load_quiz(chapter: str) -> list[dict]:
     """The questions of a chapter's quiz, in jupyterquiz's format."""
-    check_choice("chapter", chapter, QUIZZES)
-    text = (resources.files(__package__) / "quizzes" / f"{chapter}.json").read_text("utf-8")
-    return json.loads(text)
+    return json.loads(quiz_file(chapter).read_text("utf-8"))
 
 
 def show_quiz(chapter: str) -> None:
