@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from noise2image.instructors import read_times
 from noise2image.runner import chapters, run_notebook
 
 HERE = Path(__file__).resolve().parent
@@ -43,7 +44,7 @@ def main(selected: list[str], keep: str | None = None) -> None:
                     f"{result.peak_mib:7.0f} MiB"
                 )
     measured = {(c, p) for c, p, _, _ in rows}
-    kept = [row for row in _previous_rows() if (row[0], row[1]) not in measured]
+    kept = [row for row in read_times(HERE / "results.md") if (row[0], row[1]) not in measured]
     rows = sorted(kept + rows, key=lambda row: (row[0], row[1] != "smoke"))
     total = {p: sum(r[2] for r in rows if r[1] == p) for p in ("smoke", "full")}
     lines = [
@@ -67,19 +68,6 @@ def main(selected: list[str], keep: str | None = None) -> None:
     ]
     (HERE / "results.md").write_text("\n".join(lines))
     print(f"wrote {HERE / 'results.md'}")
-
-
-def _previous_rows() -> list[tuple[str, str, float, float]]:
-    """The rows of the existing results.md, so that timing one chapter keeps the others."""
-    path = HERE / "results.md"
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if len(cells) == 4 and cells[1] in ("smoke", "full"):
-            rows.append((cells[0], cells[1], float(cells[2]), float(cells[3])))
-    return rows
 
 
 if __name__ == "__main__":

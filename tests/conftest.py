@@ -103,6 +103,8 @@ def smoke_book() -> Path:
     shutil.copytree(ROOT / "book", SMOKE_BOOK / "book")
     shutil.copytree(SMOKE, SMOKE_BOOK / "notebooks")
     shutil.copy(ROOT / "_toc.yml", SMOKE_BOOK)
+    (SMOKE_BOOK / "benchmarks").mkdir()
+    shutil.copy(ROOT / "benchmarks" / "results.md", SMOKE_BOOK / "benchmarks")  # running.md
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"  # already executed by papermill
     (SMOKE_BOOK / "_config.yml").write_text(yaml.safe_dump(config))

@@ -50,3 +50,68 @@ def test_a_chapter_that_raises_fails_the_book_build(root, tmp_path):
     done = build(book)
     assert done.returncode != 0
     assert "broken on purpose" in done.stdout + done.stderr
+
+
+def test_every_chapter_page_launches_its_own_notebook_in_colab_and_binder(smoke_book):
+    """The launch buttons follow the one home of ``_config.yml`` (so do the install cells:
+    tests/test_instructors.py), and each names the page's own notebook."""
+    import re
+
+    from noise2image.instructors import home
+
+    url = home()
+    org_repo = url.removeprefix("https://github.com/")
+    for path in chapters():
+        page = (smoke_book / "notebooks" / f"{path.stem}.html").read_text()
+        links = set(re.findall(r'href="(https://[^"]+)"', page))
+        notebook = f"notebooks/{path.name}"
+        assert f"https://colab.research.google.com/github/{org_repo}/blob/main/{notebook}" in links
+        assert f"https://mybinder.org/v2/gh/{org_repo}/main?urlpath=lab/tree/{notebook}" in links
+        assert url in links, f"{path.stem}: no repository button"
+
+
+def _table_rows(page: str, header: str) -> list[list[str]]:
+    """The body rows (cell texts) of the page's table whose header holds ``header``."""
+    import html as escapes
+    import re
+
+    for table in re.findall(r"<table.*?</table>", page, re.S):
+        if header in table:
+            body = table.split("<tbody>", 1)[1]
+            return [
+                [escapes.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in
+                 re.findall(r"<td.*?>(.*?)</td>", row, re.S)]
+                for row in re.findall(r"<tr.*?</tr>", body, re.S)
+            ]  # fmt: skip
+    raise AssertionError(f"no table with {header!r}")
+
+
+def test_the_instructors_pages_show_what_the_course_files_hold(smoke_book):
+    """The generated tables are in the built pages: every parameter with its default,
+    every chapter's objectives, both profiles' times, every quiz's correct answers."""
+    import html as escapes
+    import re
+
+    from noise2image import instructors, widgets
+
+    running = (smoke_book / "book" / "running.html").read_text()
+    shown = [row[:3] for row in _table_rows(running, "what it sets")]
+    assert shown == [
+        [str(int(path.name[:2])), entry["name"], entry["default"]]
+        for path in chapters()
+        for entry in instructors.parameters(path)
+    ]
+    objectives = _table_rows(running, "you will learn")
+    assert [row[0] for row in objectives] == [instructors.chapter_title(p) for p in chapters()]
+    times = _table_rows(running, "smoke (s)")
+    assert [row[1] for row in times[:-1]] == [p.stem for p in chapters()]
+    answers = (smoke_book / "book" / "answers.html").read_text()
+    plain = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})  # Sphinx's smart quotes
+    bold = {
+        escapes.unescape(re.sub(r"<[^>]+>", "", text)).translate(plain)
+        for text in re.findall(r"<strong>(.*?)</strong>", answers, re.S)
+    }
+    for path in chapters():
+        for question in widgets.load_quiz(path.stem):
+            for answer in question["answers"]:
+                assert (str(answer["answer"]) in bold) == bool(answer.get("correct")), answer

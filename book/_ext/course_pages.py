@@ -1,9 +1,84 @@
 """A local Sphinx extension for the course's pages (loaded from ``_config.yml``).
 
-sphinx-thebe 0.3.1 adds its configuration script a second time under Sphinx 7, so each
-page declared ``const THEBE_JS_URL`` twice: a script error in every reader's browser
-console. This drops repeated scripts from every page before it is written.
+Generated tables. The instructors' pages are written from the course's own files at build
+time, so they cannot drift from them (:mod:`noise2image.instructors` makes the Markdown):
+
+* ``{chapter-parameters}`` -- every chapter's ``parameters`` cell (papermill);
+* ``{chapter-objectives}`` -- each chapter's "You will learn" / "You need";
+* ``{chapter-times}`` -- the measured smoke / full times of ``benchmarks/results.md``;
+* ``{quiz-key}`` -- the quizzes' correct answers, one section per chapter.
+
+Each notes the files it read, so Sphinx re-reads the page when a notebook, a quiz or the
+benchmark file changes, with no edit to the page.
+
+Repeated scripts. sphinx-thebe 0.3.1 adds its configuration script a second time under
+Sphinx 7, so each page declared ``const THEBE_JS_URL`` twice: a script error in every
+reader's browser console. This drops repeated scripts from every page before it is written.
 """
+
+from pathlib import Path
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util.docutils import SphinxDirective
+
+
+class _Generated(SphinxDirective):
+    """Parse the Markdown that :meth:`make` returns in place of the directive."""
+
+    has_content = False
+    titles = False  # whether the Markdown may hold headings (sections)
+
+    def chapters(self):
+        from noise2image.runner import chapters
+
+        return chapters(Path(self.env.srcdir) / "notebooks")
+
+    def make(self):  # -> (markdown, files read)
+        raise NotImplementedError
+
+    def run(self):
+        text, read = self.make()
+        for path in read:
+            self.env.note_dependency(str(Path(path).resolve()))
+        holder = nodes.container()
+        self.state.nested_parse(StringList(text.splitlines()), 0, holder, match_titles=self.titles)
+        return holder.children
+
+
+class ChapterParameters(_Generated):
+    def make(self):
+        from noise2image import instructors
+
+        notebooks = self.chapters()
+        return instructors.parameter_table(notebooks), notebooks
+
+
+class ChapterObjectives(_Generated):
+    def make(self):
+        from noise2image import instructors
+
+        notebooks = self.chapters()
+        return instructors.objectives_table(notebooks), notebooks
+
+
+class ChapterTimes(_Generated):
+    def make(self):
+        from noise2image import instructors
+
+        results = Path(self.env.srcdir) / "benchmarks" / "results.md"
+        return instructors.times_table(results), [results]
+
+
+class QuizKey(_Generated):
+    titles = True
+
+    def make(self):
+        from noise2image import instructors, widgets
+
+        notebooks = self.chapters()
+        quizzes = [widgets.quiz_file(path.stem) for path in notebooks]
+        return instructors.quiz_key(notebooks), [*notebooks, *quizzes]
 
 
 def drop_repeated_scripts(app, pagename, templatename, context, doctree):
@@ -20,5 +95,9 @@ def drop_repeated_scripts(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    app.add_directive("chapter-parameters", ChapterParameters)
+    app.add_directive("chapter-objectives", ChapterObjectives)
+    app.add_directive("chapter-times", ChapterTimes)
+    app.add_directive("quiz-key", QuizKey)
     app.connect("html-page-context", drop_repeated_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
