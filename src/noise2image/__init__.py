@@ -24,8 +24,10 @@ and the modules every chapter leans on: ``profiles`` (parameters, seeds, the dev
 ``training`` (resumable checkpoints and moving averages shared by every training loop),
 ``checkpoints`` (atomic files, checksums, the shipped models' files), ``progress`` (text
 progress bars), ``plotting`` (grids, panels, tables, ``show_source``), ``widgets``
-(quizzes, the rating widget, the latent explorer, each with a static form) and ``runner``
-(papermill runs and sweeps for instructors, tests and benchmarks).
+(quizzes, the rating widget, the latent explorer, each with a static form), ``runner``
+(papermill runs and sweeps for instructors, tests and benchmarks) and ``instructors`` (the
+tables of the instructors' pages, written from the chapters at build time; the course's
+one home URL).
 """
 
 __version__ = "0.1.0"
