@@ -170,6 +170,7 @@ def test_negative_prompt_sweep_gathers_one_row_per_setting(tmp_path):
         "benchmarks/time_notebooks.py",
         "benchmarks/gan_throughput.py",
         "benchmarks/diffusion_denoisers.py",
+        "benchmarks/sweep_cluster.py",
     ],
 )
 def test_benchmark_scripts_explain_themselves(script):
