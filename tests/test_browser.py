@@ -25,7 +25,17 @@ from noise2image.runner import chapters
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "_build" / "screenshots"
 CHAPTERS = [path.stem for path in chapters()]
-PROSE = ["book/intro", "book/running", "book/sweeps", "book/attribution"]
+
+def _prose_pages() -> list[str]:
+    """Every page of ``_toc.yml`` that is not a chapter (the root, the book/ pages)."""
+    import yaml
+
+    toc = yaml.safe_load((SCREENSHOTS.parents[1] / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return [name for name in files if name.startswith("book/")]
+
+
+PROSE = _prose_pages()
 
 
 def chromium_path() -> str | None:
