@@ -209,3 +209,19 @@ def test_the_command_line_runs_a_grid_on_local_workers(tmp_path):
     book = json.loads((tmp_path / "out" / "tiny-002.ipynb").read_text())
     assert book["metadata"]["papermill"]["parameters"] == {"x": 2}
     assert book["metadata"]["noise2image"]["sweep"]["key"].startswith("tiny-002-")
+
+
+def test_a_running_cluster_is_reached_by_its_scheduler_address(tmp_path):
+    source = notebook(tmp_path, RECORD)
+    with pytest.raises(ParameterError, match="not an address like tcp://HOST:PORT"):
+        runner.sweep(source, {"x": [1]}, tmp_path / "bad", scheduler="localhost:8786")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, dashboard_address=None
+    ) as local:
+        table = runner.sweep(
+            source, {"x": [1, 2]}, tmp_path / "out", scheduler=local.scheduler_address,
+            progress=False,
+        )  # fmt: skip
+    assert table["double"].tolist() == [2, 4]
+    with pytest.raises(ParameterError, match="one of workers, scheduler or client"):
+        runner.sweep(source, {"x": [1]}, tmp_path / "two", workers=1, scheduler="tcp://x:1")
