@@ -20,6 +20,18 @@ distributed = pytest.importorskip("distributed", reason="pip install 'noise2imag
 EXPERIMENT = runner.ROOT / "notebooks" / "experiments" / "regression_run.ipynb"
 
 
+@pytest.fixture(autouse=True)
+def environment_kept():
+    """A LocalCluster made here writes OMP_NUM_THREADS=1 ... into this process's
+    environment (Dask's nanny does): put it back, or every later kernel of the test run
+    (the notebooks nbval re-runs) would compute on one thread and differ in last digits."""
+    before = dict(os.environ)
+    yield
+    from noise2image.cluster import _restore
+
+    _restore(before)
+
+
 def notebook(tmp_path, code: str, parameters: str = "x = 2\nlog = ''\nmarker = ''"):
     """A tiny notebook: ``parameters`` then ``code``; every run appends its ``x`` to the
     file ``log`` (absolute: a run on a worker executes in a folder of its own)."""
@@ -49,7 +61,9 @@ def test_the_same_grid_gives_the_same_table_serially_and_on_two_workers(tmp_path
     grid = {"sharpen_weight": [0.0, 1.0], "lr": [1e-3, 1e-4]}
     settings = dict(parameters={"profile": "smoke"}, progress=False, threads_per_run=1)
     serial = runner.sweep(EXPERIMENT, grid, tmp_path / "serial", **settings)
+    before = dict(os.environ)
     parallel = runner.sweep(EXPERIMENT, grid, tmp_path / "cluster", workers=2, **settings)
+    assert dict(os.environ) == before, "the local cluster changed this process's environment"
     assert list(serial.columns[:2]) == ["sharpen_weight", "lr"]
     assert {"clarity", "FID", "recognisable", "train_seconds", "seconds"} <= set(serial.columns)
     assert list(zip(serial["sharpen_weight"], serial["lr"], strict=True)) == [

@@ -29,9 +29,10 @@ from noise2image.runner import chapters
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(sysconfig.get_paths()["purelib"])
-# needed only by the instructors' tools (papermill runs, their time and memory); a chapter
-# never imports them, and ``noise2image.runner`` imports them only inside those functions
-INSTRUCTOR_ONLY = {"papermill", "nbformat", "psutil"}
+# needed only by the instructors' tools (papermill runs, their time and memory; sweeps on
+# a Dask cluster, the ``cluster`` extra); a chapter never imports them, and the package
+# imports them only inside those functions (``distributed`` only in noise2image.cluster)
+INSTRUCTOR_ONLY = {"papermill", "nbformat", "jupyter_client", "psutil", "distributed"}
 
 
 def runtime_requirements(pyproject: Path) -> list[str]:

@@ -184,3 +184,20 @@ def test_kid_and_inception_score_do_not_depend_on_or_change_the_global_generator
     torch.set_rng_state(state)
     metrics.kid(real["train"][:200], real["test"][:200], net)
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_clarity_is_its_factors_times_100_and_the_reference_scores_one_on_each(real):
+    reference = metrics.clarity_reference(real["val"])
+    assert metrics.clarity_factors(
+        reference.steepness, reference.coherence, reference.steepness, reference.coherence
+    ) == (1.0, 1.0)
+    blurred = blur(real["test"], 1)
+    measured = metrics.clarity_statistics(blurred)
+    sharp, coherent = metrics.clarity_factors(
+        measured.steepness, measured.coherence, reference.steepness, reference.coherence
+    )
+    assert 0 < sharp < 1 and 0 < coherent <= 1  # a blur flattens the edges
+    clean = min(1.0, metrics.SPECKLE_TOLERANCE * reference.speckle / measured.speckle)
+    assert metrics.clarity_score(blurred, reference) == pytest.approx(
+        100 * sharp * coherent * clean, rel=1e-12
+    )

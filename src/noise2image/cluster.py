@@ -18,6 +18,7 @@ nothing else in the course imports this module, so a serial sweep needs nothing 
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from importlib import metadata
@@ -93,16 +94,28 @@ def connect(
             raise RuntimeError(message) from error
         return made, made.close
     check_int("workers", workers, minimum=1)
+    # Dask's nanny writes its workers' settings (OMP_NUM_THREADS=1 ...) into this process's
+    # environment before it starts them, and leaves them there: every kernel this process
+    # starts afterwards (a serial sweep, a test's notebook) would run on one thread.
+    before = dict(os.environ)
     cluster = distributed.LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
     )
     made = distributed.Client(cluster)
+    _restore(before)
 
     def close():
         made.close()
         cluster.close()
+        _restore(before)  # again: a worker restarted after a crash wrote them again
 
     return made, close
+
+
+def _restore(environment: dict[str, str]) -> None:
+    for name in set(os.environ) - set(environment):
+        del os.environ[name]
+    os.environ.update(environment)
 
 
 def run_point(

@@ -63,6 +63,7 @@ __all__ = [
     "clarity_statistics",
     "clarity_reference",
     "clarity_score",
+    "clarity_factors",
     "edge_statistics",
     "fid",
     "kid",
@@ -149,10 +150,22 @@ def clarity_score(
     if per_image:
         return torch.tensor([clarity_score(image[None], reference) for image in images])
     measured = clarity_statistics(images)
-    sharp = (measured.steepness - 1) / (reference.steepness - 1)
-    coherent = min(1.0, measured.coherence / reference.coherence) ** 3
+    sharp, coherent = clarity_factors(
+        measured.steepness, measured.coherence, reference.steepness, reference.coherence
+    )
     clean = min(1.0, SPECKLE_TOLERANCE * reference.speckle / max(measured.speckle, 1e-12))
     return max(0.0, 100 * sharp * coherent * clean)
+
+
+def clarity_factors(
+    steepness: float, coherence: float, reference_steepness: float, reference_coherence: float
+) -> tuple[float, float]:
+    """Clarity's first two factors: how steep the edges are on the reference's scale
+    (1: as steep as the real pictures) and how coherent, relative to the reference, capped
+    at 1 and cubed. :func:`clarity_score` is ``100 × sharp × coherent × clean``."""
+    sharp = (float(steepness) - 1) / (float(reference_steepness) - 1)
+    coherent = min(1.0, float(coherence) / float(reference_coherence)) ** 3
+    return sharp, coherent
 
 
 # ------------------------------------------------------------------------ feature-network metrics
