@@ -2,6 +2,7 @@
 #   make book   build the book (creates .venv, installs the pinned set, executes every chapter)
 #   make test   run the tests (ruff, unit tests, smoke runs of every chapter + nbval, book build)
 #   make check-book   after make book: the full book's recorded numbers against tests/expected
+#   make drift        the chapters under several CPU kernel sets: how far each number moves
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SMOKE  := _build/smoke
 
-.PHONY: book test check-book install browser lint unit notebooks nbval smoke-book benchmark clean
+.PHONY: book test check-book drift install browser lint unit notebooks nbval smoke-book benchmark clean
 
 install: $(STAMP)
 
@@ -42,7 +43,16 @@ test: $(STAMP) browser
 		--nbval-sanitize-with tests/nbval_sanitize.cfg
 
 check-book: $(STAMP)
-	$(BIN)/python -m noise2image.runner check _build/jupyter_execute/notebooks --profile full
+	$(BIN)/python -m tools.expected check _build/jupyter_execute/notebooks --profile full
+
+# The second-CPU check: every chapter under this CPU's kernels and under emulated older
+# ones (ATen, oneDNN, MKL), each number's drift measured and written into tests/expected.
+# PROFILE=full takes about an hour per kernel set.
+PROFILE ?= smoke
+SETS    ?= native avx2 default
+drift: $(STAMP)
+	$(BIN)/python -m tools.kernels run --profile $(PROFILE) --sets $(SETS)
+	$(BIN)/python -m tools.kernels drift --profile $(PROFILE) --sets $(SETS)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/time_notebooks.py

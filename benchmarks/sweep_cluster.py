@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from noise2image.runner import ROOT, sweep
+from noise2image.sweeps import sweep
+from tools import ROOT
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = ROOT / "notebooks" / "experiments" / "regression_run.ipynb"

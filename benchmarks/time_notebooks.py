@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from noise2image.instructors import read_times
 from noise2image.runner import chapters, run_notebook
+from tools.instructors import read_times
 
 HERE = Path(__file__).resolve().parent
 

@@ -146,3 +146,4 @@ def test_choose_scale_takes_the_clearest_scale_that_keeps_the_prompt():
     assert adapter.choose_scale(sweep) == 0.75  # 0.5 is clearer but loses 4 points
     with pytest.raises(ValueError, match="scale-0"):
         adapter.choose_scale(sweep.drop(index=0.0))
+

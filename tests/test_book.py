@@ -57,7 +57,7 @@ def test_every_chapter_page_launches_its_own_notebook_in_colab_and_binder(smoke_
     tests/test_instructors.py), and each names the page's own notebook."""
     import re
 
-    from noise2image.instructors import home
+    from tools.instructors import home
 
     url = home()
     org_repo = url.removeprefix("https://github.com/")
@@ -92,14 +92,15 @@ def test_the_instructors_pages_show_what_the_course_files_hold(smoke_book):
     import html as escapes
     import re
 
-    from noise2image import instructors, widgets
+    from noise2image import runner, widgets
+    from tools import instructors
 
     running = (smoke_book / "book" / "running.html").read_text()
     shown = [row[:3] for row in _table_rows(running, "what it sets")]
     assert shown == [
         [str(int(path.name[:2])), entry["name"], entry["default"]]
         for path in chapters()
-        for entry in instructors.parameters(path)
+        for entry in runner.parameters(path)
     ]
     objectives = _table_rows(running, "you will learn")
     assert [row[0] for row in objectives] == [instructors.chapter_title(p) for p in chapters()]

@@ -12,12 +12,13 @@ import nbformat
 import pandas as pd
 import pytest
 
-from noise2image import runner
+from noise2image import sweeps
 from noise2image.profiles import ParameterError
+from tools import ROOT
 
 distributed = pytest.importorskip("distributed", reason="pip install 'noise2image[cluster]'")
 
-EXPERIMENT = runner.ROOT / "notebooks" / "experiments" / "regression_run.ipynb"
+EXPERIMENT = ROOT / "notebooks" / "experiments" / "regression_run.ipynb"
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +51,7 @@ def notebook(tmp_path, code: str, parameters: str = "x = 2\nlog = ''\nmarker = '
     return path
 
 
-RECORD = "from noise2image.runner import record\nrecord('metrics', {'double': 2 * x})"
+RECORD = "from noise2image.records import record\nrecord('metrics', {'double': 2 * x})"
 
 
 def runs(log) -> list[int]:
@@ -60,9 +61,9 @@ def runs(log) -> list[int]:
 def test_the_same_grid_gives_the_same_table_serially_and_on_two_workers(tmp_path):
     grid = {"sharpen_weight": [0.0, 1.0], "lr": [1e-3, 1e-4]}
     settings = dict(parameters={"profile": "smoke"}, progress=False, threads_per_run=1)
-    serial = runner.sweep(EXPERIMENT, grid, tmp_path / "serial", **settings)
+    serial = sweeps.sweep(EXPERIMENT, grid, tmp_path / "serial", **settings)
     before = dict(os.environ)
-    parallel = runner.sweep(EXPERIMENT, grid, tmp_path / "cluster", workers=2, **settings)
+    parallel = sweeps.sweep(EXPERIMENT, grid, tmp_path / "cluster", workers=2, **settings)
     assert dict(os.environ) == before, "the local cluster changed this process's environment"
     assert list(serial.columns[:2]) == ["sharpen_weight", "lr"]
     assert {"clarity", "FID", "recognisable", "train_seconds", "seconds"} <= set(serial.columns)
@@ -90,7 +91,7 @@ def test_a_worker_killed_mid_run_loses_no_run_and_counts_none_twice(tmp_path):
     source = notebook(tmp_path, code)
     fixed = {"log": str(log), "marker": str(marker)}
     out = tmp_path / "out"
-    table = runner.sweep(source, {"x": [1, 2, 3, 4]}, out, fixed, workers=2, progress=False)
+    table = sweeps.sweep(source, {"x": [1, 2, 3, 4]}, out, fixed, workers=2, progress=False)
     assert marker.exists(), "the worker was never killed"
     assert table["x"].tolist() == [1, 2, 3, 4] and table["double"].tolist() == [2, 4, 6, 8]
     written = sorted(p.name for p in out.glob("*.ipynb"))
@@ -100,7 +101,7 @@ def test_a_worker_killed_mid_run_loses_no_run_and_counts_none_twice(tmp_path):
     # resume: only the deleted point runs again, on the cluster as serially
     (out / "tiny-003.ipynb").unlink()
     log.write_text("")
-    again = runner.sweep(source, {"x": [1, 2, 3, 4]}, out, fixed, workers=2, progress=False)
+    again = sweeps.sweep(source, {"x": [1, 2, 3, 4]}, out, fixed, workers=2, progress=False)
     assert runs(log) == [3]
     pd.testing.assert_frame_equal(again.drop(columns="seconds"), table.drop(columns="seconds"))
 
@@ -109,15 +110,15 @@ def test_a_rerun_resumes_serially_and_a_changed_notebook_runs_again(tmp_path):
     log = tmp_path / "runs.log"
     source = notebook(tmp_path, RECORD)
     out, fixed = tmp_path / "out", {"log": str(log)}
-    runner.sweep(source, {"x": [1, 2, 3]}, out, fixed, progress=False)
+    sweeps.sweep(source, {"x": [1, 2, 3]}, out, fixed, progress=False)
     assert runs(log) == [1, 2, 3]
     (out / "tiny-002.ipynb").unlink()
-    runner.sweep(source, {"x": [1, 2, 3]}, out, fixed, progress=False)
+    sweeps.sweep(source, {"x": [1, 2, 3]}, out, fixed, progress=False)
     assert runs(log) == [1, 2, 2, 3]
     # the same parameters but another notebook, or another thread count: not the same run
     notebook(tmp_path, RECORD + "\nrecord('other', {'a': 1})")
-    runner.sweep(source, {"x": [1]}, out, fixed, progress=False)
-    runner.sweep(source, {"x": [1]}, out, fixed, progress=False, threads_per_run=1)
+    sweeps.sweep(source, {"x": [1]}, out, fixed, progress=False)
+    sweeps.sweep(source, {"x": [1]}, out, fixed, progress=False, threads_per_run=1)
     assert runs(log) == [1, 1, 1, 2, 2, 3]
 
 
@@ -126,8 +127,8 @@ def test_a_failing_cell_is_reported_not_retried_and_no_table_is_written(tmp_path
     code = "if x == 3:\n    raise ValueError('x=3 is not allowed here')\n" + RECORD
     source = notebook(tmp_path, code)
     out = tmp_path / "out"
-    with pytest.raises(runner.SweepError) as failed:
-        runner.sweep(source, {"x": [1, 2, 3]}, out, {"log": str(log)}, workers=2, progress=False)
+    with pytest.raises(sweeps.SweepError) as failed:
+        sweeps.sweep(source, {"x": [1, 2, 3]}, out, {"log": str(log)}, workers=2, progress=False)
     message = str(failed.value)
     assert "1 of 3 runs of tiny.ipynb failed" in message
     assert "tiny-003.ipynb {'x': 3}: ValueError: x=3 is not allowed here" in message
@@ -138,12 +139,12 @@ def test_a_failing_cell_is_reported_not_retried_and_no_table_is_written(tmp_path
 
 def test_threads_per_run_sets_the_kernel_threads_on_every_path(tmp_path):
     code = (
-        "import torch\nfrom noise2image.runner import record\n"
+        "import torch\nfrom noise2image.records import record\n"
         "record('metrics', {'threads': torch.get_num_threads()})"
     )
     source = notebook(tmp_path, code)
-    serial = runner.sweep(source, {"x": [1]}, tmp_path / "a", threads_per_run=1, progress=False)
-    parallel = runner.sweep(
+    serial = sweeps.sweep(source, {"x": [1]}, tmp_path / "a", threads_per_run=1, progress=False)
+    parallel = sweeps.sweep(
         source, {"x": [1, 2]}, tmp_path / "b", workers=2, threads_per_run=2, progress=False
     )
     assert serial["threads"].tolist() == [1] and parallel["threads"].tolist() == [2, 2]
@@ -151,13 +152,13 @@ def test_threads_per_run_sets_the_kernel_threads_on_every_path(tmp_path):
 
 def test_unknown_parameter_names_are_refused_before_anything_runs(tmp_path):
     with pytest.raises(ParameterError) as typo:
-        runner.sweep(EXPERIMENT, {"lrr": [1e-3]}, tmp_path / "a", workers=2)
+        sweeps.sweep(EXPERIMENT, {"lrr": [1e-3]}, tmp_path / "a", workers=2)
     assert "regression_run.ipynb has no parameter 'lrr'; its parameters are: profile" in str(
         typo.value
     )
     assert "sharpen_weight" in str(typo.value)
     with pytest.raises(ParameterError, match="no parameter 'profil'"):
-        runner.sweep(EXPERIMENT, {"lr": [1e-3]}, tmp_path / "b", {"profil": "smoke"})
+        sweeps.sweep(EXPERIMENT, {"lr": [1e-3]}, tmp_path / "b", {"profil": "smoke"})
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     done = subprocess.run(
         [sys.executable, "-m", "noise2image.runner", "sweep", str(EXPERIMENT), "--grid",
@@ -189,7 +190,7 @@ def test_a_version_mismatch_is_refused_naming_the_package(tmp_path, monkeypatch)
         cluster.check_versions(client)  # the same environment passes
         monkeypatch.setattr(cluster, "metadata", Other)
         with pytest.raises(RuntimeError) as refused:
-            runner.sweep(source, {"x": [1]}, tmp_path / "out", client=client, progress=False)
+            sweeps.sweep(source, {"x": [1]}, tmp_path / "out", client=client, progress=False)
     message = str(refused.value)
     assert "torch: " in message and "0.0.1 here" in message and "book/sweeps.md" in message
     assert not (tmp_path / "out").exists(), "nothing ran"
@@ -199,7 +200,7 @@ def test_without_a_flag_the_sweep_is_serial_and_never_imports_dask(tmp_path):
     """A stray DASK_SCHEDULER_ADDRESS does not send a student's sweep elsewhere."""
     source = notebook(tmp_path, RECORD)
     script = (
-        "import sys\nfrom noise2image.runner import sweep\n"
+        "import sys\nfrom noise2image.sweeps import sweep\n"
         f"table = sweep({str(source)!r}, {{'x': [1, 2]}}, {str(tmp_path / 'out')!r},"
         " progress=False)\n"
         "print(table['double'].tolist(), 'distributed' in sys.modules)"
@@ -228,14 +229,14 @@ def test_the_command_line_runs_a_grid_on_local_workers(tmp_path):
 def test_a_running_cluster_is_reached_by_its_scheduler_address(tmp_path):
     source = notebook(tmp_path, RECORD)
     with pytest.raises(ParameterError, match="not an address like tcp://HOST:PORT"):
-        runner.sweep(source, {"x": [1]}, tmp_path / "bad", scheduler="localhost:8786")
+        sweeps.sweep(source, {"x": [1]}, tmp_path / "bad", scheduler="localhost:8786")
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, dashboard_address=None
     ) as local:
-        table = runner.sweep(
+        table = sweeps.sweep(
             source, {"x": [1, 2]}, tmp_path / "out", scheduler=local.scheduler_address,
             progress=False,
         )  # fmt: skip
     assert table["double"].tolist() == [2, 4]
     with pytest.raises(ParameterError, match="one of workers, scheduler or client"):
-        runner.sweep(source, {"x": [1]}, tmp_path / "two", workers=1, scheduler="tcp://x:1")
+        sweeps.sweep(source, {"x": [1]}, tmp_path / "two", workers=1, scheduler="tcp://x:1")

@@ -9,9 +9,8 @@ import sys
 import pytest
 import torch
 
-from noise2image import checkpoints, features, gan, generate, runner
-
-ROOT = runner.ROOT
+from noise2image import checkpoints, features, gan, generate, records, runner
+from tools import ROOT, expected
 
 
 def test_gan_retrain_shipped_writes_a_checkpoint_that_loads_and_checks(tmp_path, monkeypatch):
@@ -79,12 +78,12 @@ def test_readme_papermill_command_runs_a_chapter_with_other_parameters(tmp_path)
         text=True,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    splits = runner.recorded(out)["splits"]
+    splits = records.recorded(out)["splits"]
     assert splits["pictures in train and test"] == 0
 
 
 def smoke_sweep(notebook: str, grid: str, out) -> list[str]:
-    """`python -m noise2image.runner sweep NOTEBOOK --grid GRID --set profile=smoke --out OUT`:
+    """`python -m noise2image.sweeps NOTEBOOK --grid GRID --set profile=smoke --out OUT`:
     the lines of the sweep.csv it writes."""
     done = subprocess.run(
         [sys.executable, "-m", "noise2image.runner", "sweep", notebook, "--grid", grid]
@@ -98,23 +97,23 @@ def smoke_sweep(notebook: str, grid: str, out) -> list[str]:
 
 
 def test_readme_sweep_command_writes_the_table(tmp_path):
-    # `python -m noise2image.runner sweep notebooks/experiments/regression_run.ipynb ...`
+    # `python -m noise2image.sweeps notebooks/experiments/regression_run.ipynb ...`
     table = smoke_sweep("notebooks/experiments/regression_run.ipynb", "lr=1e-3,1e-4", tmp_path)
     assert table[0].startswith("lr,clarity,FID,recognisable") and len(table) == 3
 
 
 def test_check_command_passes_on_matching_records_and_fails_on_others(tmp_path):
-    # `python -m noise2image.runner check FOLDER --profile smoke [--write]`
+    # `python -m tools.expected check FOLDER --profile smoke [--write]`
     executed = tmp_path / "run"
     executed.mkdir()
     source = ROOT / "notebooks" / "experiments" / "regression_run.ipynb"
     runner.run_notebook(source, executed / "01_experiment.ipynb", {"profile": "smoke"})
-    expected = tmp_path / "expected"
-    assert runner.check_records(executed, "smoke", write=True, expected=expected) == []
-    contents = json.loads((expected / "01_experiment.smoke.json").read_text())
+    folder = tmp_path / "expected"
+    assert expected.check_records(executed, "smoke", write=True, expected=folder) == []
+    contents = json.loads((folder / "01_experiment.smoke.json").read_text())
     contents["values"]["metrics.FID"] *= 2
-    (expected / "01_experiment.smoke.json").write_text(json.dumps(contents))
-    problems = runner.check_records(executed, "smoke", expected=expected)
+    (folder / "01_experiment.smoke.json").write_text(json.dumps(contents))
+    problems = expected.check_records(executed, "smoke", expected=folder)
     assert len(problems) == 1 and problems[0].startswith("01_experiment: metrics.FID = ")
 
 

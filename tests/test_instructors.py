@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from noise2image import instructors, widgets
+from noise2image import runner, widgets
 from noise2image.runner import chapters
+from tools import instructors
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +30,7 @@ def _edit_parameters(notebook: Path, old: str, new: str) -> None:
 def test_every_chapter_parameter_is_in_the_table_with_its_default_and_comment():
     table = instructors.parameter_table(chapters())
     for notebook in chapters():
-        for entry in instructors.parameters(notebook):
+        for entry in runner.parameters(notebook):
             assert entry["help"], f"{notebook.name}: {entry['name']} has no comment"
             assert f"`{entry['name']}` | `{entry['default']}` |" in table
 

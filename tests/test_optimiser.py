@@ -1,5 +1,7 @@
 """noise2image.diffusion.optimiser: the reward, the data set, SFT and RL (trl), ReNeg."""
 
+import json
+
 import pytest
 import torch
 
@@ -75,6 +77,43 @@ def test_reward_parts_move_the_right_way_on_real_blurred_and_wrong_digit_picture
         reward.parts(sevens, optimiser.CoursePrompt("a bold seven", 7, ("bold",)))
     )
     assert bold["alignment"] < real["alignment"]  # few real sevens are bold
+
+
+BATCH_INVARIANCE = """
+import json, sys
+sys.path.insert(0, "tests")
+from conftest import make_tiny_pipe
+from noise2image import data
+from noise2image.diffusion import captions, optimiser
+thresholds = captions.style_thresholds(data.load_dataset("mnist5k", "train", seed=0).images[:500])
+pipe = make_tiny_pipe()
+prompts = optimiser.course_prompts(("",), digits=(3, 7))
+def reward():
+    return optimiser.Reward(pipe, thresholds, pictures=3, num_inference_steps=2)
+alone = reward().score(prompts[:1], ["blurry"])[0]
+together = reward().score(prompts[::-1] + prompts[:1], ["", "noisy", "blurry"])[-1]
+print(json.dumps([alone, together]))
+"""
+
+
+@pytest.mark.parametrize("kernel_set", ["native", "other"])
+def test_reward_of_a_pair_is_the_same_alone_or_in_a_batch_on_every_kernel_set(kernel_set):
+    # AVX-512 kernels round a batch of 16 pictures and one of 48 differently (AVX2 ones did
+    # not): each pair is drawn in a call of its own shape, checked on this CPU's kernels
+    # and on the emulated set farthest from them
+    import subprocess
+    import sys
+
+    from tools import ROOT, kernels
+
+    name = kernels.other_set() if kernel_set == "other" else "native"
+    done = subprocess.run(
+        [sys.executable, "-c", BATCH_INVARIANCE],
+        env=kernels.environment(name), cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    alone, together = json.loads(done.stdout.splitlines()[-1])
+    assert alone == together
 
 
 def test_reward_is_a_fixed_function_of_the_texts_and_is_cached(tiny_pipe, thresholds):
@@ -195,3 +234,17 @@ def test_compare_methods_gives_a_row_per_method_and_seed(reward):
     assert torch.allclose(torch.tensor(none.values), torch.tensor(embedding.values))
     summary = optimiser.summary(result.table, baseline="none")
     assert (summary["change"].loc["none"] == 0).all() and (summary["spread"] >= 0).all().all()
+
+
+def test_likes_of_other_pairs_do_not_move_when_one_reward_moves_in_its_last_bits():
+    import numpy as np
+
+    rewards = np.linspace(0.5, 0.9, 200)
+    likes = optimiser.simulated_likes(rewards, torch.Generator().manual_seed(0))
+    nudged = rewards.copy()
+    nudged[3] = np.nextafter(nudged[3], 1.0)  # another CPU's last bit
+    again = optimiser.simulated_likes(nudged, torch.Generator().manual_seed(0))
+    assert (likes == again).all()
+    assert (likes >= 0).all() and likes.dtype == np.int64
+    # more reward, more likes on average (the rate grows with the standardised reward)
+    assert likes[-50:].mean() > 2 * likes[:50].mean()

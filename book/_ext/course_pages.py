@@ -1,7 +1,8 @@
 """A local Sphinx extension for the course's pages (loaded from ``_config.yml``).
 
 Generated tables. The instructors' pages are written from the course's own files at build
-time, so they cannot drift from them (:mod:`noise2image.instructors` makes the Markdown):
+time, so they cannot drift from them (the repository's :mod:`tools.instructors` makes the
+Markdown):
 
 * ``{chapter-parameters}`` -- every chapter's ``parameters`` cell (papermill);
 * ``{chapter-objectives}`` -- each chapter's "You will learn" / "You need";
@@ -16,11 +17,16 @@ Sphinx 7, so each page declared ``const THEBE_JS_URL`` twice: a script error in 
 reader's browser console. This drops repeated scripts from every page before it is written.
 """
 
+import sys
 from pathlib import Path
 
 from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+if str(REPOSITORY) not in sys.path:  # the repository's tools (tools/), never in the wheel
+    sys.path.insert(0, str(REPOSITORY))
 
 
 class _Generated(SphinxDirective):
@@ -48,7 +54,7 @@ class _Generated(SphinxDirective):
 
 class ChapterParameters(_Generated):
     def make(self):
-        from noise2image import instructors
+        from tools import instructors
 
         notebooks = self.chapters()
         return instructors.parameter_table(notebooks), notebooks
@@ -56,7 +62,7 @@ class ChapterParameters(_Generated):
 
 class ChapterObjectives(_Generated):
     def make(self):
-        from noise2image import instructors
+        from tools import instructors
 
         notebooks = self.chapters()
         return instructors.objectives_table(notebooks), notebooks
@@ -64,7 +70,7 @@ class ChapterObjectives(_Generated):
 
 class ChapterTimes(_Generated):
     def make(self):
-        from noise2image import instructors
+        from tools import instructors
 
         results = Path(self.env.srcdir) / "benchmarks" / "results.md"
         return instructors.times_table(results), [results]
@@ -74,7 +80,8 @@ class QuizKey(_Generated):
     titles = True
 
     def make(self):
-        from noise2image import instructors, widgets
+        from noise2image import widgets
+        from tools import instructors
 
         notebooks = self.chapters()
         quizzes = [widgets.quiz_file(path.stem) for path in notebooks]

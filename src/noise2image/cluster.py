@@ -1,4 +1,4 @@
-"""Sweeps on a Dask cluster: the same runs as :func:`noise2image.runner.sweep`, many at once.
+"""Sweeps on a Dask cluster: the same runs as :func:`noise2image.sweeps.sweep`, many at once.
 
 Needs the optional extra ``pip install 'noise2image[cluster]'`` (Dask's ``distributed``);
 nothing else in the course imports this module, so a serial sweep needs nothing new.
@@ -146,16 +146,17 @@ def run_points(
     bar,
     failures: dict[int, str],
     *,
+    done: Callable,
     workers: int | None = None,
     scheduler: str | None = None,
     client: distributed.Client | None = None,
     threads: int | None = None,
     retries: int = 2,
 ) -> dict[int, float]:
-    """Run ``points`` (:class:`noise2image.runner.SweepPoint`) on the cluster; write each
-    executed notebook as it comes back; return the seconds of each run that worked and
-    add the others to ``failures``."""
-    from .runner import _mark_done
+    """Run ``points`` (:class:`noise2image.sweeps.SweepPoint`) on the cluster; hand each
+    executed notebook to ``done(point, notebook_text, seconds)`` as it comes back (the
+    sweep writes it); return the seconds of each run that worked and add the others to
+    ``failures``."""
 
     client, close = connect(workers, scheduler, client)
     try:
@@ -179,7 +180,7 @@ def run_points(
                 if "error" in result:
                     failures[point.number] = result["error"]
                 else:
-                    _mark_done(point, result["notebook"], result["seconds"])
+                    done(point, result["notebook"], result["seconds"])
                     seconds[point.number] = result["seconds"]
             bar.update()
         return seconds

@@ -43,6 +43,7 @@ __all__ = [
     "Reward",
     "build_dataset",
     "term_kinds",
+    "simulated_likes",
     "top_liked",
     "ground_truth",
     "policy_tokenizer",
@@ -203,31 +204,29 @@ class Reward:
     def render(self, prompts: Sequence[str], negatives=None, embeds=None, noise=None):
         """Pictures ``(len(prompts) * pictures, 1, 28, 28)``: each prompt on the fixed
         starting noises, with its negative prompt from ``negatives`` or the negative
-        embedding ``embeds`` ``(1, T, D)`` for all."""
+        embedding ``embeds`` ``(1, T, D)`` for all.
+
+        Every prompt is drawn in a call of its own, so each pipeline call has the same
+        shape whatever the neighbours: a pair's pictures are then the same alone or in a
+        list on every CPU (AVX-512 kernels round a batch of 16 and of 48 differently)."""
         from .evaluate import crop28
 
         noise = self.noise if noise is None else noise
-        per = self.batch // self.pictures or 1
         parts = []
         was = getattr(self.pipe, "_progress_bar_config", {})
         self.pipe.set_progress_bar_config(disable=True)
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "words the model does not know")
-                for start in range(0, len(prompts), per):
-                    chunk = list(prompts[start : start + per])
-                    texts = [p for p in chunk for _ in range(self.pictures)]
+                for i, prompt in enumerate(prompts):
                     kwargs = {}
                     if embeds is not None:
-                        kwargs["negative_prompt_embeds"] = embeds.expand(len(texts), -1, -1)
+                        kwargs["negative_prompt_embeds"] = embeds.expand(self.pictures, -1, -1)
                     else:
-                        chosen = negatives[start : start + per]
-                        kwargs["negative_prompt"] = [
-                            n for n in chosen for _ in range(self.pictures)
-                        ]
+                        kwargs["negative_prompt"] = [negatives[i]] * self.pictures
                     out = self.pipe(
-                        texts,
-                        latents=noise.repeat(len(chunk), 1, 1, 1),
+                        [prompt] * self.pictures,
+                        latents=noise.clone(),
                         output_type="pt",
                         **self.call,
                         **kwargs,
@@ -387,6 +386,25 @@ def build_dataset(
     rate = 20 * torch.from_numpy(1.5 * z.to_numpy() + taste).exp()
     table["likes"] = torch.poisson(rate, generator=rng).long().numpy()
     return table
+
+
+def simulated_likes(rewards, rng: torch.Generator):
+    """Users' likes of pairs with these ``rewards``: a Poisson count whose rate grows with
+    the standardised reward ``z``, ``20 exp(1.5 z + taste)``, the users' taste ~ N(0, 0.5²).
+
+    Drawn by inverting the Poisson CDF at one uniform number per pair, so a pair's likes
+    move only if its own rate moves across a step of the CDF: a last-bit difference of one
+    reward (another CPU) cannot reshuffle every later pair's likes, as a rejection sampler
+    that consumes a varying count of random numbers (``torch.poisson``) would."""
+    import numpy as np
+    from scipy.stats import poisson
+
+    rewards = np.asarray(rewards, dtype=np.float64)
+    z = (rewards - rewards.mean()) / rewards.std(ddof=1)
+    taste = torch.randn(len(rewards), generator=rng, dtype=torch.float64).numpy() * 0.5
+    uniform = torch.rand(len(rewards), generator=rng, dtype=torch.float64).numpy()
+    rate = 20 * np.exp(1.5 * z + taste)
+    return poisson.ppf(uniform, rate).astype(np.int64)
 
 
 def term_kinds(negative: str, prompt: CoursePrompt) -> list[str]:

@@ -11,7 +11,7 @@ directive, so the page ``book/running.md`` cannot drift from the notebooks:
 
 The course's home (its repository) is set once, in ``_config.yml``: :func:`home` reads it,
 :func:`install_line` is the line every chapter's install cell must hold, and
-``python -m noise2image.instructors sync-home`` rewrites the install cells after the URL
+``python -m tools.instructors sync-home`` rewrites the install cells after the URL
 changed there (a fork, say).
 """
 
@@ -22,13 +22,16 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from noise2image.runner import chapters, parameters
+
+from . import ROOT
+
 __all__ = [
     "home",
     "install_line",
     "install_cells",
     "sync_home",
     "chapter_title",
-    "parameters",
     "parameter_table",
     "objectives",
     "objectives_table",
@@ -37,7 +40,6 @@ __all__ = [
     "quiz_key",
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 _INSTALL = re.compile(r'noise2image @ git\+([^"\s\\]+)')
 
 
@@ -91,20 +93,6 @@ def chapter_title(notebook: str | Path) -> str:
         if line.startswith("# "):
             return line[2:].strip()
     raise ValueError(f"{Path(notebook).name} does not start with a '# title' heading")
-
-
-def parameters(notebook: str | Path) -> list[dict[str, str]]:
-    """The notebook's ``parameters`` cell as papermill reads it: ``name``, ``default`` and
-    ``help`` (the comment after the value), in the cell's order."""
-    import papermill
-
-    found = papermill.inspect_notebook(str(notebook))
-    if not found:
-        raise ValueError(f"{Path(notebook).name} has no cell tagged 'parameters'")
-    return [
-        {"name": name, "default": entry["default"], "help": entry["help"]}
-        for name, entry in found.items()
-    ]
 
 
 def _escape(text: str) -> str:
@@ -205,7 +193,7 @@ def times_table(results: str | Path) -> str:
 def quiz_key(notebooks: Sequence[str | Path]) -> str:
     """Every chapter's quiz with its correct answers (and the feedback a learner sees), as
     Markdown: one section per chapter, read from the quiz files the chapters show."""
-    from .widgets import load_quiz
+    from noise2image.widgets import load_quiz
 
     parts = []
     for notebook in notebooks:
@@ -223,16 +211,14 @@ def quiz_key(notebooks: Sequence[str | Path]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m noise2image.instructors sync-home``: install cells follow ``_config.yml``."""
+    """``python -m tools.instructors sync-home``: install cells follow ``_config.yml``."""
     import argparse
 
-    from .runner import chapters
-
-    parser = argparse.ArgumentParser(prog="python -m noise2image.instructors")
+    parser = argparse.ArgumentParser(prog="python -m tools.instructors")
     parser.add_argument("command", choices=["sync-home"])
     parser.parse_args(argv)
     url = home()
-    changed = sync_home(chapters(), url)
+    changed = sync_home(chapters(ROOT / "notebooks"), url)
     print(f"install cells point at {url}: {len(changed)} notebook(s) changed")
     return 0
 
