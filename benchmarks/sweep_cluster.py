@@ -12,6 +12,11 @@ start of the kernels, and for the cluster the start of the cluster itself.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tools/
+
 import argparse
 import datetime
 import os

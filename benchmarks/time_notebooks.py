@@ -11,6 +11,11 @@ reader who re-runs a chapter; the first-ever run of chapter 1 also renders the e
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tools/
+
 import datetime
 import platform
 import tempfile

@@ -161,7 +161,7 @@ def test_unknown_parameter_names_are_refused_before_anything_runs(tmp_path):
         sweeps.sweep(EXPERIMENT, {"lr": [1e-3]}, tmp_path / "b", {"profil": "smoke"})
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     done = subprocess.run(
-        [sys.executable, "-m", "noise2image.runner", "sweep", str(EXPERIMENT), "--grid",
+        [sys.executable, "-m", "noise2image.sweeps", str(EXPERIMENT), "--grid",
          "lrr=1e-3", "--out", str(tmp_path / "c")],
         capture_output=True, text=True,
     )  # fmt: skip
@@ -214,7 +214,7 @@ def test_without_a_flag_the_sweep_is_serial_and_never_imports_dask(tmp_path):
 def test_the_command_line_runs_a_grid_on_local_workers(tmp_path):
     source = notebook(tmp_path, RECORD)
     done = subprocess.run(
-        [sys.executable, "-m", "noise2image.runner", "sweep", str(source), "--grid", "x=1,2,3",
+        [sys.executable, "-m", "noise2image.sweeps", str(source), "--grid", "x=1,2,3",
          "--workers", "2", "--threads-per-run", "1", "--out", str(tmp_path / "out")],
         capture_output=True, text=True,
     )  # fmt: skip

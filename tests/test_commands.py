@@ -86,7 +86,7 @@ def smoke_sweep(notebook: str, grid: str, out) -> list[str]:
     """`python -m noise2image.sweeps NOTEBOOK --grid GRID --set profile=smoke --out OUT`:
     the lines of the sweep.csv it writes."""
     done = subprocess.run(
-        [sys.executable, "-m", "noise2image.runner", "sweep", notebook, "--grid", grid]
+        [sys.executable, "-m", "noise2image.sweeps", notebook, "--grid", grid]
         + ["--set", "profile=smoke", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
