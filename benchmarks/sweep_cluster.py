@@ -4,7 +4,7 @@
 
 The sweep is `notebooks/experiments/regression_run.ipynb` over sharpen_weight = 0, 1 and
 lr = 1e-3, 1e-4 under `profile=smoke`, timed three ways from a fresh output folder:
-serially with the kernels' default threads (what `runner sweep` does without flags),
+serially with the kernels' default threads (what `python -m noise2image.sweeps` does without flags),
 serially with one thread per kernel, and with `--workers 2 --threads-per-run 1`; the last
 two give the same table (tests/test_cluster.py checks it). Each wall time includes the
 start of the kernels, and for the cluster the start of the cluster itself.

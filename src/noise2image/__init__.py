@@ -24,10 +24,11 @@ and the modules every chapter leans on: ``profiles`` (parameters, seeds, the dev
 ``training`` (resumable checkpoints and moving averages shared by every training loop),
 ``checkpoints`` (atomic files, checksums, the shipped models' files), ``progress`` (text
 progress bars), ``plotting`` (grids, panels, tables, ``show_source``), ``widgets``
-(quizzes, the rating widget, the latent explorer, each with a static form), ``runner``
-(papermill runs and sweeps for instructors, tests and benchmarks) and ``instructors`` (the
-tables of the instructors' pages, written from the chapters at build time; the course's
-one home URL).
+(quizzes, the rating widget, the latent explorer, each with a static form), ``records``
+(what a chapter glues and records), ``runner`` (papermill runs of chapters), ``sweeps``
+(one chapter over a grid, one table) and ``cluster`` (sweeps on Dask). The repository's
+own tools (expected numbers, the second-CPU check, the instructors' tables) live in its
+``tools/`` folder, outside this package.
 """
 
 __version__ = "0.1.0"
