@@ -156,7 +156,7 @@ def test_diffusion_command_line_keeps_the_shipped_model_safe():
 
 
 def test_negative_prompt_sweep_gathers_one_row_per_setting(tmp_path):
-    # the sweeps page's `python -m noise2image.sweeps notebooks/experiments/negative_prompt_run.ipynb ...`
+    # the sweeps page's `python -m noise2image.sweeps ...negative_prompt_run.ipynb ...`
     notebook = "notebooks/experiments/negative_prompt_run.ipynb"
     table = smoke_sweep(notebook, "negative_prompt=,seven", tmp_path)
     assert table[0].startswith("negative_prompt,clarity,FID,classified as asked")
