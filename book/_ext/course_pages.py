@@ -24,8 +24,23 @@ from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-if str(REPOSITORY) not in sys.path:  # the repository's tools (tools/), never in the wheel
+
+
+def _repository() -> Path:
+    """The folder above this one that holds the repository's ``tools/`` (never in the wheel).
+
+    Searched upwards, not a fixed number of levels: the tests build a copy of the book
+    inside ``_build/``, two levels further down than the repository's own ``book/``."""
+    here = Path(__file__).resolve()
+    for folder in here.parents:
+        if (folder / "tools" / "instructors.py").is_file():
+            return folder
+    raise RuntimeError(f"no tools/instructors.py in any folder above {here}: build the book "
+                       "from a clone of the course's repository")
+
+
+REPOSITORY = _repository()
+if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
 

@@ -381,10 +381,7 @@ def build_dataset(
             for r, s in zip(rows, scored, strict=True)
         ]
     )
-    z = (table["reward"] - table["reward"].mean()) / table["reward"].std()
-    taste = torch.randn(len(table), generator=rng).numpy() * 0.5
-    rate = 20 * torch.from_numpy(1.5 * z.to_numpy() + taste).exp()
-    table["likes"] = torch.poisson(rate, generator=rng).long().numpy()
+    table["likes"] = simulated_likes(table["reward"].to_numpy(), rng)
     return table
 
 
