@@ -128,6 +128,23 @@ def test_write_keeps_the_measured_drift_of_the_file(tmp_path):
     assert written["drift"] == {"clarity": 0.5} and written["values"]["clarity"] == 83.0
 
 
+def test_a_file_without_measured_drift_keeps_its_tolerance_and_a_measured_one_gets_the_floor(
+    tmp_path,
+):
+    source = tiny_notebook(tmp_path, GLUING)
+    run = tmp_path / "run"
+    runner.run_notebook(source, run / source.name, {"profile": "smoke", "x": 2})
+    folder = tmp_path / "expected"
+    folder.mkdir()
+    path = folder / "01_tiny.smoke.json"
+    blanket = {"relative": 0.02, "absolute": 0.002}
+    path.write_text(json.dumps({"tolerance": blanket, "values": {"clarity": 1.0}}))
+    expected.check_records(run, "smoke", write=True, expected=folder)
+    assert json.loads(path.read_text())["tolerance"] == blanket
+    expected.write_expected(run / source.name, "smoke", folder, drift={"clarity": 0.1})
+    assert json.loads(path.read_text())["tolerance"] == expected.FLOOR
+
+
 def test_check_command_reports_problems_with_its_exit_code(tmp_path, capsys):
     assert expected.main(["check", str(tmp_path), "--profile", "smoke"]) == 2
     assert "no executed chapters" in capsys.readouterr().out

@@ -134,10 +134,13 @@ def write_expected(
         raise WriteRefused(f"{executed.stem} recorded no numbers: nothing written")
     path = expected_file(executed, profile, folder)
     old = json.loads(path.read_text()) if path.exists() else {}
+    # a file whose drift was never measured keeps its own (blanket) tolerance
+    measured = drift is not None or bool(old.get("drift")) or "measured on" in old
+    tolerance = FLOOR if measured else old.get("tolerance", FLOOR)
     drift = old.get("drift", {}) if drift is None else drift
     seen = old.get("words seen", {}) if seen is None else seen
     contents = {
-        "tolerance": FLOOR,
+        "tolerance": tolerance,
         "drift": {k: v for k, v in sorted(drift.items()) if k in values},
         "words seen": {k: v for k, v in sorted(seen.items()) if k in values},
         "values": values,

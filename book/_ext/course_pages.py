@@ -25,7 +25,6 @@ from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
 
 
-
 def _repository() -> Path:
     """The folder above this one that holds the repository's ``tools/`` (never in the wheel).
 
@@ -35,8 +34,10 @@ def _repository() -> Path:
     for folder in here.parents:
         if (folder / "tools" / "instructors.py").is_file():
             return folder
-    raise RuntimeError(f"no tools/instructors.py in any folder above {here}: build the book "
-                       "from a clone of the course's repository")
+    raise RuntimeError(
+        f"no tools/instructors.py in any folder above {here}: build the book "
+        "from a clone of the course's repository"
+    )
 
 
 REPOSITORY = _repository()
