@@ -25,24 +25,24 @@ from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
 
 
-def _repository() -> Path:
-    """The folder above this one that holds the repository's ``tools/`` (never in the wheel).
+def _instructors():
+    """The repository's :mod:`tools.instructors` (never in the wheel), imported when a page
+    uses one of the directives below -- a book without those pages builds without ``tools/``.
 
-    Searched upwards, not a fixed number of levels: the tests build a copy of the book
-    inside ``_build/``, two levels further down than the repository's own ``book/``."""
+    Its folder is searched upwards, not a fixed number of levels: the tests build a copy of
+    the book inside ``_build/``, two levels further down than the repository's own ``book/``."""
     here = Path(__file__).resolve()
     for folder in here.parents:
         if (folder / "tools" / "instructors.py").is_file():
-            return folder
+            if str(folder) not in sys.path:
+                sys.path.insert(0, str(folder))
+            from tools import instructors
+
+            return instructors
     raise RuntimeError(
-        f"no tools/instructors.py in any folder above {here}: build the book "
-        "from a clone of the course's repository"
+        f"no tools/instructors.py in any folder above {here}: the instructors' pages are "
+        "built from a clone of the course's repository"
     )
-
-
-REPOSITORY = _repository()
-if str(REPOSITORY) not in sys.path:
-    sys.path.insert(0, str(REPOSITORY))
 
 
 class _Generated(SphinxDirective):
@@ -70,7 +70,7 @@ class _Generated(SphinxDirective):
 
 class ChapterParameters(_Generated):
     def make(self):
-        from tools import instructors
+        instructors = _instructors()
 
         notebooks = self.chapters()
         return instructors.parameter_table(notebooks), notebooks
@@ -78,7 +78,7 @@ class ChapterParameters(_Generated):
 
 class ChapterObjectives(_Generated):
     def make(self):
-        from tools import instructors
+        instructors = _instructors()
 
         notebooks = self.chapters()
         return instructors.objectives_table(notebooks), notebooks
@@ -86,7 +86,7 @@ class ChapterObjectives(_Generated):
 
 class ChapterTimes(_Generated):
     def make(self):
-        from tools import instructors
+        instructors = _instructors()
 
         results = Path(self.env.srcdir) / "benchmarks" / "results.md"
         return instructors.times_table(results), [results]
@@ -97,7 +97,7 @@ class QuizKey(_Generated):
 
     def make(self):
         from noise2image import widgets
-        from tools import instructors
+        instructors = _instructors()
 
         notebooks = self.chapters()
         quizzes = [widgets.quiz_file(path.stem) for path in notebooks]
