@@ -1,7 +1,8 @@
 # From Noise to Pictures: the two commands.
 #   make book   build the book (creates .venv, installs the pinned set, executes every chapter)
-#   make test   run the tests (ruff, unit tests, smoke runs of every chapter + nbval, book build;
-#               the smoke runs again under another CPU's kernels, their numbers checked)
+#   make test   run the tests (ruff, the import contracts, unit tests, smoke runs of every
+#               chapter + nbval, book build; the smoke runs again under another CPU's
+#               kernels, their numbers checked)
 #   make check-book   after make book: the full book's recorded numbers against tests/expected
 #   make drift        the chapters under several CPU kernel sets: how far each number moves
 
@@ -39,6 +40,7 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m noise2image.runner --profile smoke --out $(SMOKE)
 	$(BIN)/python -m tools.kernels run --profile smoke --sets other
 	$(BIN)/python -m pytest tests $(SMOKE)/notebooks --nbval --nbval-current-env \

@@ -9,12 +9,12 @@ import sys
 import pytest
 import torch
 
-from noise2image import checkpoints, features, gan, generate, records, runner
+from noise2image import checkpoints, features, gan, generate, records, runner, shipped
 from tools import ROOT, expected
 
 
 def test_gan_retrain_shipped_writes_a_checkpoint_that_loads_and_checks(tmp_path, monkeypatch):
-    # the README's `python -m noise2image.gan --retrain-shipped` (digits by default)
+    # the README's `python -m noise2image.shipped retrain gan-digits`
     tiny = gan.GANConfig(epochs=1, limit=64, ngf=8, ndf=8)
     monkeypatch.setitem(generate.SHIPPED, "digits", tiny)
     monkeypatch.setenv("NOISE2IMAGE_CACHE", str(tmp_path / "cache"))
@@ -23,10 +23,10 @@ def test_gan_retrain_shipped_writes_a_checkpoint_that_loads_and_checks(tmp_path,
     monkeypatch.setattr(
         checkpoints, "shipped_files", lambda stem: files.get(stem) or real_files(stem)
     )
-    assert generate.main(["--retrain-shipped"]) == 0
+    assert shipped.main(["retrain", "gan-digits"]) == 0
     meta = json.loads(files["gan_digits"][1].read_text())
     assert meta["sha256"] == checkpoints.sha256_file(files["gan_digits"][0])
-    assert meta["command"] == "python -m noise2image.gan --retrain-shipped digits"
+    assert meta["command"] == "python -m noise2image.shipped retrain gan-digits"
     assert len(meta["trace"]) == 1
     loaded = generate.load_shipped("digits")
     assert loaded.config == tiny and generate.sample(loaded.generator, 4).shape == (4, 1, 28, 28)
@@ -38,20 +38,62 @@ def python_m(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True)
 
 
-def test_gan_command_line_names_the_shipped_gans():
-    done = python_m("noise2image.gan", "--retrain-shipped", "faces")
+def test_shipped_command_lists_verifies_and_refuses_unknown_names():
+    listed = python_m("noise2image.shipped", "list")
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == list(shipped.MODELS)
+    checked = python_m("noise2image.shipped", "verify")
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.count("ok ") == len(shipped.MODELS)
+    for verb in (["retrain", "faces"], ["verify", "gan-digits", "faces"]):
+        done = python_m("noise2image.shipped", *verb)
+        assert done.returncode == 2 and "faces" in done.stderr and "gan-emoji" in done.stderr
+    quick = python_m("noise2image.shipped", "retrain", "gan-emoji", "--epochs", "1")
+    assert quick.returncode == 2 and "give --out" in quick.stderr
+
+
+def test_shipped_verify_names_a_changed_file_and_another_configuration(tmp_path, monkeypatch):
+    import shutil
+    from dataclasses import replace
+
+    copy = tmp_path / "gan_emoji.pt"
+    shutil.copy(shipped.MODELS["gan-emoji"].location(), copy)
+    shutil.copy(shipped.MODELS["gan-emoji"].location().with_suffix(".json"), tmp_path)
+    moved = replace(shipped.MODELS["gan-emoji"], path=str(copy))  # an absolute path wins
+    monkeypatch.setitem(shipped.MODELS, "gan-emoji", moved)
+    assert shipped.verify("gan-emoji")["files"] == 1
+    monkeypatch.setitem(generate.SHIPPED, "emoji", gan.replace(generate.SHIPPED["emoji"], epochs=1))
+    with pytest.raises(checkpoints.CheckpointError, match=r"another configuration .*epochs"):
+        shipped.verify("gan-emoji")
+    monkeypatch.undo()
+    monkeypatch.setitem(shipped.MODELS, "gan-emoji", moved)
+    with open(copy, "r+b") as handle:
+        handle.seek(-1, 2)
+        last = handle.read(1)
+        handle.seek(-1, 2)
+        handle.write(bytes([last[0] ^ 1]))  # one bit flipped
+    with pytest.raises(checkpoints.CheckpointError, match=r"do not match .*gan_emoji\.pt"):
+        shipped.verify("gan-emoji")
+    assert shipped.main(["verify", "gan-emoji"]) == 1
+
+
+def test_older_retrain_commands_are_aliases_or_point_at_the_new_one():
+    done = python_m("noise2image.generate", "--retrain-shipped", "faces")
     assert done.returncode == 2 and "'digits', 'emoji'" in done.stderr
-    shown = python_m("noise2image.gan")
-    assert shown.returncode == 0 and "--retrain-shipped" in shown.stdout
+    shown = python_m("noise2image.generate")
+    assert shown.returncode == 0 and "noise2image.shipped" in shown.stdout
+    moved = python_m("noise2image.gan", "--retrain-shipped")
+    assert moved.returncode == 1 and "noise2image.shipped retrain gan-digits" in moved.stderr
 
 
-def test_features_retrain_out_writes_a_checkpoint_elsewhere(tmp_path, monkeypatch, capsys):
-    # the book's `python -m noise2image.features --out /tmp/again.pt`, one epoch
-    monkeypatch.setattr(features, "SHIPPED_CONFIG", features.FeatureConfig(epochs=1))
+def test_features_retrain_out_writes_a_checkpoint_elsewhere(tmp_path, capsys):
+    # the book's `python -m noise2image.shipped retrain feature-net --out /tmp/again.pt`,
+    # one epoch
     threads = torch.get_num_threads()
     out = tmp_path / "again.pt"
     try:
-        assert features.main(["--out", str(out)]) == 0
+        done = shipped.main(["retrain", "feature-net", "--epochs", "1", "--out", str(out)])
+        assert done == 0
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(False)
@@ -118,12 +160,11 @@ def test_check_command_passes_on_matching_records_and_fails_on_others(tmp_path):
 
 
 def test_diffusion_retrain_shipped_writes_a_folder_that_loads_and_checks(tmp_path, monkeypatch):
-    # `python -m noise2image.diffusion --retrain-shipped --epochs 2 --out /tmp/check`, with a
-    # tiny configuration standing in for the shipped one
+    # `python -m noise2image.shipped retrain diffusion-digits --epochs 2 --out /tmp/check`,
+    # with a tiny configuration standing in for the shipped one
     from dataclasses import replace
 
     from noise2image.autoencoder import AEConfig
-    from noise2image.diffusion import __main__ as command
     from noise2image.diffusion import train
 
     tiny = replace(
@@ -135,11 +176,12 @@ def test_diffusion_retrain_shipped_writes_a_folder_that_loads_and_checks(tmp_pat
     monkeypatch.setenv("NOISE2IMAGE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "check"
     try:
-        assert command.main(["--retrain-shipped", "--epochs", "2", "--out", str(out)]) == 0
+        verb = ["retrain", "diffusion-digits", "--epochs", "2", "--out", str(out)]
+        assert shipped.main(verb) == 0
     finally:
         torch.use_deterministic_algorithms(False)  # retrain_shipped turns it on
     meta = json.loads((out / "shipped.json").read_text())
-    assert meta["command"] == "python -m noise2image.diffusion --retrain-shipped"
+    assert meta["command"] == "python -m noise2image.shipped retrain diffusion-digits"
     assert len(meta["trace"]) == 2 and "unet/diffusion_pytorch_model.safetensors" in meta["files"]
     loaded = train.load_shipped(folder=out)
     assert loaded.config == replace(tiny, epochs=2)

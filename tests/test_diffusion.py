@@ -335,7 +335,7 @@ def test_shipped_files_are_checked_before_loading(tmp_path):
 
 def test_shipped_model_records_how_it_was_made(shipped):
     meta = json.loads((train.shipped_folder() / "shipped.json").read_text())
-    assert meta["command"] == "python -m noise2image.diffusion --retrain-shipped"
+    assert meta["command"] == "python -m noise2image.shipped retrain diffusion-digits"
     assert shipped.config == train.SHIPPED and len(meta["trace"]) == train.SHIPPED.epochs
     assert meta["train_seconds"] < 30 * 60
 

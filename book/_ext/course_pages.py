@@ -97,6 +97,7 @@ class QuizKey(_Generated):
 
     def make(self):
         from noise2image import widgets
+
         instructors = _instructors()
 
         notebooks = self.chapters()

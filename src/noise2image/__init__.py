@@ -17,18 +17,20 @@ One module per stage of the image-generation pipeline, named after it, in pipeli
 * ``autoencoder`` -- the convolutional autoencoder and its latent grid (chapter 7)
 * ``diffusion`` -- a miniature latent text-to-image model with Stable Diffusion's parts:
   captions, model, pipeline, training and the shipped model, evaluation (chapter 8); and
-  learned negative prompts: ``adapter`` (the "wrong" LoRA) and ``optimiser`` (NegOpt's
-  reward, data set, SFT and RL with trl; ReNeg's learned embedding) (chapter 9)
+  learned negative prompts (chapter 9): ``adapter`` (the "wrong" LoRA), ``prompts``,
+  ``reward``, ``community`` (the data set), ``policy`` (SFT and RL with trl), ``reneg``
+  (the learned embedding) and ``comparison``, gathered for the chapter in ``optimiser``
 
 and the modules every chapter leans on: ``profiles`` (parameters, seeds, the device),
 ``training`` (resumable checkpoints and moving averages shared by every training loop),
-``checkpoints`` (atomic files, checksums, the shipped models' files), ``progress`` (text
+``checkpoints`` (atomic files, checksums), ``shipped`` (the registry of the shipped models
+and their one command: ``python -m noise2image.shipped list|verify|retrain``), ``progress`` (text
 progress bars), ``plotting`` (grids, panels, tables, ``show_source``), ``widgets``
 (quizzes, the rating widget, the latent explorer, each with a static form), ``records``
 (what a chapter glues and records), ``runner`` (papermill runs of chapters), ``sweeps``
 (one chapter over a grid, one table) and ``cluster`` (sweeps on Dask). The repository's
 own tools (expected numbers, the second-CPU check, the instructors' tables) live in its
-``tools/`` folder, outside this package.
+``tools/`` folder, outside this package; ``lint-imports`` checks the layers (pyproject.toml).
 """
 
 __version__ = "0.1.0"

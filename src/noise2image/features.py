@@ -12,7 +12,7 @@ convolutional up to a global average pool, so it takes pictures of any size:
 A trained copy ships inside the package (``checkpoints/feature_net.pt``), checked by
 SHA-256 and loaded with ``weights_only=True``. It is re-created from scratch with
 
-    python -m noise2image.features --retrain
+    python -m noise2image.shipped retrain feature-net
 
 which trains with :data:`SHIPPED_CONFIG` and prints the test accuracy and the checksum.
 """
@@ -331,9 +331,11 @@ def load_feature_net(
     return model.to(device).eval()
 
 
-def retrain_shipped(out: Path | None = None) -> dict:
-    """Train with :data:`SHIPPED_CONFIG` on ``mnist5k`` (on the CPU, one thread, so the bits
-    are reproducible) and write the checkpoint + metadata (or only the checkpoint to ``out``)."""
+def retrain_shipped(out: Path | None = None, config: FeatureConfig | None = None) -> dict:
+    """Train with ``config`` (default :data:`SHIPPED_CONFIG`) on ``mnist5k`` (on the CPU,
+    one thread, so the bits are reproducible) and write the checkpoint + metadata (or only
+    the checkpoint to ``out``). :func:`noise2image.shipped.retrain` calls this."""
+    config = config or SHIPPED_CONFIG
     from .data import load_dataset
 
     torch.use_deterministic_algorithms(True)
@@ -341,19 +343,20 @@ def retrain_shipped(out: Path | None = None) -> dict:
     train = load_dataset("mnist5k", "train", seed=0)
     test = load_dataset("mnist5k", "test", seed=0)
     start = time.perf_counter()
-    model, trace = train_feature_net(SHIPPED_CONFIG, (train.images, train.labels))
+    model, trace = train_feature_net(config, (train.images, train.labels))
     seconds = time.perf_counter() - start
     meta = {
         "test_accuracy": evaluate(model, test.images, test.labels),
         "train_seconds": round(seconds, 1),
         "torch": torch.__version__,
-        "command": "python -m noise2image.features --retrain",
+        "command": "python -m noise2image.shipped retrain feature-net",
     }
-    return write_shipped(_STEM, {"model": model.state_dict()}, asdict(SHIPPED_CONFIG), meta, out)
+    return write_shipped(_STEM, {"model": model.state_dict()}, asdict(config), meta, out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m noise2image.features --retrain`` (or ``--out PATH``)."""
+    """``python -m noise2image.features --retrain`` (or ``--out PATH``): this release's alias
+    of ``python -m noise2image.shipped retrain feature-net [--out PATH]``."""
     import argparse
 
     parser = argparse.ArgumentParser(

@@ -478,7 +478,8 @@ def replace(config: GANConfig, **changes) -> GANConfig:
     return dataclasses.replace(config, **changes)
 
 
-if __name__ == "__main__":  # pragma: no cover - python -m noise2image.gan --retrain-shipped [NAME]
-    from noise2image.generate import main
-
-    raise SystemExit(main())
+if __name__ == "__main__":  # pragma: no cover - the shipped GANs' command moved
+    raise SystemExit(
+        "the shipped GANs are re-created by: python -m noise2image.shipped retrain gan-digits "
+        "(or gan-emoji); python -m noise2image.shipped list shows every shipped model"
+    )

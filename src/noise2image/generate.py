@@ -1,8 +1,8 @@
 """Generation (chapter 5): from a trained generator and a 1x100 noise vector to pictures.
 
 * the shipped GANs (:data:`SHIPPED`, :func:`load_shipped`), trained by the project's own
-  command ``python -m noise2image.gan --retrain-shipped [digits|emoji]``
-  (:func:`retrain_shipped`), checked by SHA-256 and loaded with ``weights_only=True``;
+  command ``python -m noise2image.shipped retrain gan-digits`` (or ``gan-emoji``;
+  :func:`retrain_shipped`), checked by SHA-256 and loaded with ``weights_only=True``;
 * :func:`sample`, :func:`from_seed`, :func:`interpolate`: pictures from noise;
 * :func:`layer_trace`: the prediction trace, block by block.
 
@@ -58,7 +58,7 @@ def load_shipped(name: str = "digits", device: str | torch.device = "cpu") -> GA
     It ships inside the package (the moving-average generator and a few snapshots),
     checked by SHA-256 and loaded with ``weights_only=True``; its
     training trace is in the JSON beside it. Re-create it with
-    ``python -m noise2image.gan --retrain-shipped NAME``.
+    ``python -m noise2image.shipped retrain gan-NAME``.
     """
     config = SHIPPED[check_choice("name", name, tuple(SHIPPED))]
     payload, meta = load_shipped_file(f"gan_{name}")
@@ -77,10 +77,11 @@ def load_shipped(name: str = "digits", device: str | torch.device = "cpu") -> GA
     )
 
 
-def retrain_shipped(name: str = "digits") -> dict:
-    """Train :data:`SHIPPED` [name] from scratch on the CPU and write the shipped checkpoint +
-    JSON (``python -m noise2image.gan --retrain-shipped NAME``)."""
-    config = SHIPPED[check_choice("name", name, tuple(SHIPPED))]
+def retrain_shipped(name: str = "digits", out=None, config: GANConfig | None = None) -> dict:
+    """Train ``config`` (default :data:`SHIPPED` [name]) from scratch on the CPU and write
+    the shipped checkpoint + JSON, or only the checkpoint to ``out``
+    (``python -m noise2image.shipped retrain gan-NAME`` calls this)."""
+    config = config or SHIPPED[check_choice("name", name, tuple(SHIPPED))]
     torch.use_deterministic_algorithms(True)
     work = cache_dir() / "gan" / f"shipped-{config.key()}.pt"
     result = train_gan(config, checkpoint=work)
@@ -99,17 +100,19 @@ def retrain_shipped(name: str = "digits") -> dict:
         "train_seconds": round(sum(row["seconds"] for row in result.trace), 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "command": f"python -m noise2image.gan --retrain-shipped {name}",
+        "command": f"python -m noise2image.shipped retrain gan-{name}",
     }
-    return write_shipped(f"gan_{name}", state, asdict(config), meta, indent=1)
+    return write_shipped(f"gan_{name}", state, asdict(config), meta, out, indent=1)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m noise2image.gan --retrain-shipped [digits|emoji]`` (default: digits)."""
+    """``python -m noise2image.generate --retrain-shipped [digits|emoji]`` (default: digits):
+    this release's alias of ``python -m noise2image.shipped retrain gan-NAME``."""
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m noise2image.gan", description="Re-create a shipped GAN."
+        prog="python -m noise2image.generate",
+        description="Re-create a shipped GAN (an alias of: python -m noise2image.shipped).",
     )
     parser.add_argument(
         "--retrain-shipped",

@@ -9,13 +9,17 @@ Kept apart as diffusers keeps them:
 * ``pipeline`` -- :class:`MiniDiffusionPipeline`, a ``diffusers.DiffusionPipeline`` with Stable
   Diffusion's call, and :func:`classifier_free_guidance`;
 * ``train`` -- flow-matching training, ``train_or_load``, the shipped model
-  (``python -m noise2image.diffusion --retrain-shipped``);
+  (``python -m noise2image.shipped retrain diffusion-digits``);
 * ``evaluate`` -- classified as asked, style match, degraded share, negative-prompt comparisons;
 * ``adapter`` -- chapter 9's "wrong" LoRA (peft): the bad set, the new word, DreamBooth
   training, the adapter saved alone and switched on and off;
-* ``optimiser`` -- chapter 9's learned negatives: NegOpt's reward, community data set, SFT and
-  RL with trl, and ReNeg's negative embedding learned through guided sampling. The optimisers
-  reach the pipeline only through ``negative_prompt`` / ``negative_prompt_embeds``.
+* chapter 9's learned negatives, one module per job: ``prompts`` (the course prompts and
+  their split), ``reward`` (NegOpt's weighted reward), ``community`` (the community data
+  set with simulated likes), ``policy`` (the prompt model, SFT and RL with trl), ``reneg``
+  (ReNeg's negative embedding learned through guided sampling) and ``comparison`` (every
+  method on held-out prompts, the claims); ``optimiser`` gathers them in one namespace for
+  the chapter. The optimisers reach the pipeline only through ``negative_prompt`` /
+  ``negative_prompt_embeds``.
 
 >>> pipe = load_shipped().pipeline
 >>> pipe("a bold seven", negative_prompt="blurry", guidance_scale=4.0).images.shape

@@ -1,4 +1,6 @@
-"""``python -m noise2image.diffusion --retrain-shipped``: re-create the shipped pipeline."""
+"""``python -m noise2image.diffusion --retrain-shipped``: re-create the shipped pipeline.
+
+This release's alias of ``python -m noise2image.shipped retrain diffusion-digits``."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ the pictures are sampled from a moving average of their weights.
 * :func:`train_or_load` -- a trained pipeline, trained only when no finished checkpoint with
   this configuration is cached;
 * :func:`load_shipped` / :func:`retrain_shipped` -- the shipped pipeline folder, checked by
-  SHA-256 file by file (``python -m noise2image.diffusion --retrain-shipped``).
+  SHA-256 file by file (``python -m noise2image.shipped retrain diffusion-digits``).
 """
 
 from __future__ import annotations
@@ -311,7 +311,7 @@ def load_shipped(device: str | torch.device = "cpu", folder: str | os.PathLike |
     if not meta_path.exists():
         raise CheckpointError(
             f"no shipped diffusion model at {folder}: run "
-            "`python -m noise2image.diffusion --retrain-shipped`"
+            "`python -m noise2image.shipped retrain diffusion-digits`"
         )
     meta = json.loads(meta_path.read_text())
     actual = _files(folder)
@@ -391,5 +391,5 @@ def retrain_shipped(
     work = cache_dir() / "diffusion" / f"shipped-{config.key()}.pt"
     result = train_diffusion(config, checkpoint=work)
     return save_folder(
-        result, out or shipped_folder(), "python -m noise2image.diffusion --retrain-shipped"
+        result, out or shipped_folder(), "python -m noise2image.shipped retrain diffusion-digits"
     )
