@@ -158,6 +158,11 @@ def test_output_types_and_images_per_prompt(tiny_pipe):
         ({"output_type": "np"}, "output_type must be one of"),
         ({"guidance_rescale": 2.0}, "guidance_rescale must be in"),
         ({"guidance_interval": (0.8, 0.2)}, "guidance_interval must be"),
+        ({"guidance_scale": float("nan")}, "guidance_scale must be a number >= 0"),
+        ({"guidance_scale": float("inf")}, "guidance_scale must be a number >= 0"),
+        ({"guidance_rescale": float("nan")}, "guidance_rescale must be in"),
+        ({"guidance_interval": (float("nan"), 1.0)}, "guidance_interval must be"),
+        ({"num_inference_steps": True}, "num_inference_steps must be an integer"),
     ],
 )
 def test_bad_arguments_are_refused_with_a_clear_message(tiny_pipe, kwargs, message):
@@ -203,7 +208,7 @@ def test_compare_negatives_gives_a_row_and_pictures_per_negative_on_the_same_see
         num_inference_steps=2,
     )  # fmt: skip
     assert table == {"(none)": {"n": 2}, "bold": {"n": 2}}
-    again = evaluate.generate(tiny_pipe, ["a seven", "a two"], negative_prompt="bold",
+    again = evaluate.pictures_for(tiny_pipe, ["a seven", "a two"], negative_prompt="bold",
                               num_inference_steps=2)  # fmt: skip
     assert torch.equal(pictures["bold"], again) and pictures[""].shape == (2, 1, 28, 28)
 
@@ -342,7 +347,7 @@ def test_shipped_model_records_how_it_was_made(shipped):
 
 def test_shipped_model_draws_the_digit_asked_for_sharply(shipped):
     prompts, labels = evaluate.digit_prompts(50)
-    images = evaluate.generate(shipped.pipeline, prompts, seed=1)  # the defaults: guidance 4
+    images = evaluate.pictures_for(shipped.pipeline, prompts, seed=1)  # the defaults: guidance 4
     assert evaluate.classified_as_asked(images, labels) >= 0.95
     real = data.load_dataset("mnist5k", "test", seed=0).images[:500]
     assert metrics.clarity_score(images, real) >= 90
@@ -352,7 +357,7 @@ def test_shipped_model_without_guidance_spreads_like_real_digits(shipped):
     # guidance makes the pictures of one prompt alike (chapter 8 measures the cost in FID);
     # the model's own distribution, unguided, is within 2x the real-vs-real FID
     prompts, _ = evaluate.digit_prompts(50)
-    images = evaluate.generate(shipped.pipeline, prompts, seed=1, guidance_scale=1.0)
+    images = evaluate.pictures_for(shipped.pipeline, prompts, seed=1, guidance_scale=1.0)
     real = data.load_dataset("mnist5k", "test", seed=0).images[:500]
     val = data.load_dataset("mnist5k", "val", seed=0).images[:500]
     assert metrics.fid(real, images) <= 2 * metrics.fid(real, val)
@@ -360,9 +365,9 @@ def test_shipped_model_without_guidance_spreads_like_real_digits(shipped):
 
 def test_shipped_model_steers_away_from_a_negative_concept(shipped):
     prompts = ["a digit"] * 500
-    plain = evaluate.predicted_digits(evaluate.generate(shipped.pipeline, prompts, seed=2))
+    plain = evaluate.predicted_digits(evaluate.pictures_for(shipped.pipeline, prompts, seed=2))
     steered = evaluate.predicted_digits(
-        evaluate.generate(shipped.pipeline, prompts, seed=2, negative_prompt="seven")
+        evaluate.pictures_for(shipped.pipeline, prompts, seed=2, negative_prompt="seven")
     )
     share, steered_share = (plain == 7).float().mean(), (steered == 7).float().mean()
     assert share > 0.05 and steered_share <= share / 4
@@ -392,9 +397,9 @@ def test_generate_takes_one_negative_embedding_for_every_prompt(tiny_pipe):
     empty = tiny_pipe.encode_prompt("", do_classifier_free_guidance=False)[0]  # (1, T, D)
     prompts = ["a seven", "a one", "a bold two"]
     kwargs = {"batch": 2, "num_inference_steps": 2}
-    embedded = evaluate.generate(tiny_pipe, prompts, 0, negative_prompt_embeds=empty, **kwargs)
-    written = evaluate.generate(tiny_pipe, prompts, 0, negative_prompt="", **kwargs)
+    embedded = evaluate.pictures_for(tiny_pipe, prompts, 0, negative_prompt_embeds=empty, **kwargs)
+    written = evaluate.pictures_for(tiny_pipe, prompts, 0, negative_prompt="", **kwargs)
     assert embedded.shape == (3, 1, 28, 28) and torch.allclose(embedded, written, atol=1e-6)
     other = tiny_pipe.encode_prompt("seven", do_classifier_free_guidance=False)[0]
-    steered = evaluate.generate(tiny_pipe, prompts, 0, negative_prompt_embeds=other, **kwargs)
+    steered = evaluate.pictures_for(tiny_pipe, prompts, 0, negative_prompt_embeds=other, **kwargs)
     assert not torch.allclose(steered, written)

@@ -198,7 +198,7 @@ def test_with_style_puts_the_written_style_words_before_the_digit():
 
 
 def test_a_learned_negative_embedding_moves_and_leaves_the_model_unchanged(tiny_pipe):
-    from noise2image.diffusion.evaluate import DefectDetector
+    from noise2image.diffusion.defects import DefectDetector
 
     weights = {k: v.clone() for k, v in tiny_pipe.unet.state_dict().items()}
     prompts = optimiser.course_prompts(("",), digits=(1, 7))

@@ -216,9 +216,9 @@ def playground_grid(pipe, prompt: str, negative_prompt: str, guidance_scale: flo
                     steps: int, seed: int, n: int = 8):  # fmt: skip
     """The prompt playground's picture: ``n`` pictures ``(n, 1, 28, 28)`` in [0, 1] for one
     prompt and negative prompt, the noise from ``seed`` (the static form draws the same)."""
-    from .diffusion.evaluate import generate
+    from .diffusion.evaluate import pictures_for
 
-    return generate(
+    return pictures_for(
         pipe, [prompt] * n, seed=seed, negative_prompt=negative_prompt,
         guidance_scale=guidance_scale, num_inference_steps=steps,
     )  # fmt: skip

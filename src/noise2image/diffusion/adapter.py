@@ -232,7 +232,7 @@ def train_wrong_lora(
     digits are the prior (default: the shipped model's). The trace has one row per tenth of
     the steps."""
     from ..progress import progress_bar
-    from .train import SHIPPED, _training_data
+    from .train import SHIPPED, training_data
 
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
@@ -263,7 +263,7 @@ def train_wrong_lora(
     bad_latents = bad.latents.to(device)
     prior_latents = prior_ids = None
     if config.prior_weight > 0:
-        prior_latents, prior_ids, _ = _training_data(prior or SHIPPED, pipe.vae, tokenizer, device)
+        prior_latents, prior_ids, _ = training_data(prior or SHIPPED, pipe.vae, tokenizer, device)
     trace, started = [], time.perf_counter()
     every = max(1, config.train_steps // 10)
     unet.train()
@@ -379,7 +379,7 @@ def comparison(runs: dict, prompts, asked, evaluator, seeds=(1, 2, 3), progress=
     import pandas as pd
 
     from ..progress import progress_bar
-    from .evaluate import generate
+    from .evaluate import pictures_for
 
     rows, pictures = [], {}
     bar = progress_bar(total=len(runs) * len(seeds), desc="runs x seeds", disable=not progress)
@@ -388,7 +388,7 @@ def comparison(runs: dict, prompts, asked, evaluator, seeds=(1, 2, 3), progress=
             switch = nullcontext() if scale is None else lora_scale(pipe, scale)
             with switch, warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "words the model does not know")
-                images = generate(pipe, prompts, seed, negative_prompt=negative, **call)
+                images = pictures_for(pipe, prompts, seed, negative_prompt=negative, **call)
             if seed == seeds[0]:
                 pictures[name] = images
             rows.append({"run": name, "seed": seed, **evaluator(images, asked)})

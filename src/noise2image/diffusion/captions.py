@@ -32,6 +32,7 @@ import torch
 from ..profiles import check_float, check_int
 
 __all__ = [
+    "crop28",
     "DIGIT_WORDS",
     "STYLE_WORDS",
     "DEFECTS",
@@ -181,6 +182,11 @@ def degrade(images: torch.Tensor, defect: str, rng: torch.Generator) -> torch.Te
 
 
 VOWEL_SOUNDS = ("eight", "upright")  # the words of the vocabulary said with "an"
+
+
+def crop28(images: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, 32, 32)`` pictures -> ``(B, 1, 28, 28)``: the digit without the vae's padding."""
+    return images[..., 2:-2, 2:-2] if images.shape[-1] == 32 else images
 
 
 def with_article(text: str) -> str:

@@ -1,6 +1,6 @@
 """Measuring a text-to-image model (chapter 8): what the pictures show, against what was asked.
 
-* :func:`generate` -- many pictures for a list of prompts, in batches, one seed;
+* :func:`pictures_for` -- many pictures for a list of prompts, in batches, one seed;
 * :func:`classified_as_asked` -- the share the course classifier reads as the digit asked for;
 * :func:`style_match` -- the share whose *measured* style (thickness, slant) matches the
   prompt's style words, with the thresholds the captions were made with;
@@ -17,12 +17,13 @@ from collections.abc import Sequence
 
 import torch
 
-from .captions import DIGIT_WORDS
+from .captions import DIGIT_WORDS, crop28
+from .defects import defect_share
 
 __all__ = [
     "crop28",
     "digit_prompts",
-    "generate",
+    "pictures_for",
     "classified_as_asked",
     "predicted_digits",
     "asked_accuracy",
@@ -31,18 +32,9 @@ __all__ = [
     "DegradedReference",
     "degraded_share",
     "compare_negatives",
-    "DefectDetector",
-    "train_defect_detector",
-    "detected_defects",
-    "defect_share",
     "diversity",
     "Evaluator",
 ]
-
-
-def crop28(images: torch.Tensor) -> torch.Tensor:
-    """``(B, 1, 32, 32)`` pictures -> ``(B, 1, 28, 28)``: the digit without the vae's padding."""
-    return images[..., 2:-2, 2:-2] if images.shape[-1] == 32 else images
 
 
 def digit_prompts(per_digit: int, template: str = "a {digit}") -> tuple[list[str], torch.Tensor]:
@@ -54,7 +46,7 @@ def digit_prompts(per_digit: int, template: str = "a {digit}") -> tuple[list[str
     return prompts, labels
 
 
-def generate(
+def pictures_for(
     pipe, prompts: Sequence[str], seed: int = 0, batch: int = 500, negative_prompt=None, **kwargs
 ) -> torch.Tensor:
     """Pictures ``(N, 1, 28, 28)`` on the CPU for ``prompts`` (one each), the noise drawn from
@@ -107,7 +99,7 @@ def classified_as_asked(images: torch.Tensor, labels: torch.Tensor, net=None) ->
 def asked_accuracy(pipe, per_digit: int = 50, steps: int = 25, guidance: float = 4.0, seed=0):
     """:func:`classified_as_asked` for ``"a zero"`` ... ``"a nine"``, ``per_digit`` each."""
     prompts, labels = digit_prompts(per_digit)
-    images = generate(pipe, prompts, seed, num_inference_steps=steps, guidance_scale=guidance)
+    images = pictures_for(pipe, prompts, seed, num_inference_steps=steps, guidance_scale=guidance)
     return classified_as_asked(images, labels)
 
 
@@ -188,96 +180,10 @@ def compare_negatives(
     negative_prompt=..., generator=..., output_type="pt")``)."""
     table, pictures = {}, {}
     for negative in negatives:
-        images = generate(pipe, prompts, seed, negative_prompt=negative, **kwargs)
+        images = pictures_for(pipe, prompts, seed, negative_prompt=negative, **kwargs)
         pictures[negative] = images
         table[negative or "(none)"] = measure(images)
     return table, pictures
-
-
-# ----------------------------------------------------------------------------- defect detector
-
-
-class DefectDetector(torch.nn.Module):
-    """A small CNN: ``(B, 1, 28, 28)`` -> logits over ``("clean", *DEFECTS)``."""
-
-    def __init__(self):
-        from torch import nn
-
-        from .captions import DEFECTS
-
-        super().__init__()
-        self.classes = ("clean", *DEFECTS)
-        self.net = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),  # 14x14
-            nn.Conv2d(16, 32, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),  # 7x7
-            nn.Conv2d(32, 32, 3, padding=1), nn.SiLU(),
-            nn.Flatten(), nn.Linear(32 * 7 * 7, len(self.classes)),
-        )  # fmt: skip
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x * 2 - 1)
-
-
-def _degraded_copies(images: torch.Tensor, rng: torch.Generator):
-    """Every picture once clean and once with each defect: ``(5N, 1, H, W)`` and class ids."""
-    from .captions import DEFECTS, degrade
-
-    parts, ids = [images], [torch.zeros(len(images), dtype=torch.long)]
-    for k, defect in enumerate(DEFECTS, start=1):
-        # a fresh strength for every chunk of 50 pictures
-        parts.append(torch.cat([degrade(c, defect, rng) for c in images.split(50)]))
-        ids.append(torch.full((len(images),), k, dtype=torch.long))
-    return torch.cat(parts), torch.cat(ids)
-
-
-def train_defect_detector(vae=None, epochs: int = 3, seed: int = 0, limit: int | None = None):
-    """Train :class:`DefectDetector` on the training digits, clean and with each defect, all
-    passed through ``vae`` (so that it judges pictures as the model's decoder draws them).
-    Returns ``(detector, accuracy)``: its accuracy on the test digits treated the same way."""
-    import torch.nn.functional as F
-
-    from ..data import load_dataset
-
-    rng = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-
-    def prepared(split, n=None):
-        images = load_dataset("mnist5k", split, seed=0).images[:n]
-        x, y = _degraded_copies(images, rng)
-        if vae is not None:
-            with torch.no_grad():
-                device = next(vae.parameters()).device
-                x = torch.cat(
-                    [crop28(vae.decode(vae.encode(p.to(device)))).cpu() for p in x.split(1000)]
-                )
-        return x, y
-
-    x, y = prepared("train", limit)
-    detector = DefectDetector()
-    opt = torch.optim.Adam(detector.parameters(), lr=2e-3)
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=rng)
-        for chosen in order.split(128):
-            loss = F.cross_entropy(detector(x[chosen]), y[chosen])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    detector.eval().requires_grad_(False)
-    xt, yt = prepared("test", None if limit is None else max(50, limit // 8))
-    accuracy = (detector(xt).argmax(1) == yt).float().mean().item()
-    return detector, accuracy
-
-
-@torch.no_grad()
-def detected_defects(images: torch.Tensor, detector: DefectDetector) -> list[str]:
-    """The detector's verdict on each picture: ``"clean"`` or a defect's name."""
-    ids = torch.cat([detector(part).argmax(1) for part in images.split(1000)])
-    return [detector.classes[i] for i in ids.tolist()]
-
-
-def defect_share(images: torch.Tensor, detector: DefectDetector) -> float:
-    """Share (0-1) of ``images`` the detector calls degraded (any defect)."""
-    return sum(v != "clean" for v in detected_defects(images, detector)) / len(images)
 
 
 # ----------------------------------------------------------------------------- one evaluator

@@ -16,6 +16,7 @@ prompt's prediction takes the place of the empty prompt's.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 
@@ -225,41 +226,35 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         after every step, as in diffusers. ``output_type``: ``"pt"`` (pictures ``(B, 1, 32,
         32)`` in [0, 1]), ``"pil"`` or ``"latent"``.
         """
-        if prompt is None and prompt_embeds is None:
-            raise ValueError("give a prompt (or prompt_embeds)")
-        if not isinstance(guidance_scale, int | float) or guidance_scale < 0:
-            raise ValueError(f"guidance_scale must be a number >= 0, got {guidance_scale!r}")
-        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
-            raise ValueError(
-                f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}"
-            )
-        if len(guidance_interval) != 2 or not 0 <= guidance_interval[0] <= guidance_interval[1]:
-            raise ValueError(
-                "guidance_interval must be (low, high) with 0 <= low <= high, "
-                f"got {guidance_interval!r}"
-            )
-        if not 0 <= guidance_rescale <= 1:
-            raise ValueError(f"guidance_rescale must be in [0, 1], got {guidance_rescale!r}")
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
-        if not isinstance(num_images_per_prompt, int) or num_images_per_prompt < 1:
-            raise ValueError(
-                f"num_images_per_prompt must be an integer >= 1, got {num_images_per_prompt!r}"
-            )
+        # 1. Check inputs: refuse bad arguments before any work, naming the argument
+        self.check_inputs(
+            prompt, prompt_embeds, guidance_scale, num_inference_steps, guidance_rescale,
+            guidance_interval, output_type, num_images_per_prompt,
+        )  # fmt: skip
+
+        # 2. Define call parameters
         device = self._execution_device
         guided = guidance_scale > 1
+
+        # 3. Encode input prompt (and the negative prompt, for guidance)
         prompt_embeds, negative_embeds = self.encode_prompt(
             prompt, device, num_images_per_prompt, guided, negative_prompt,
             prompt_embeds, negative_prompt_embeds,
         )  # fmt: skip
         batch = prompt_embeds.shape[0]
         context = torch.cat([negative_embeds, prompt_embeds]) if guided else prompt_embeds
+
+        # 4. Prepare timesteps
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        timesteps = self.scheduler.timesteps
+
+        # 5. Prepare latent variables
         if latents is None:
             latents = self.prepare_latents(batch, generator, device)
         else:
             latents = latents.to(device)
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        timesteps = self.scheduler.timesteps
+
+        # 6. Denoising loop
         low, high = guidance_interval
         levels = self.scheduler.config.num_train_timesteps
         for i, t in enumerate(self.progress_bar(timesteps)):
@@ -279,16 +274,79 @@ class MiniDiffusionPipeline(DiffusionPipeline):
             )[0]
             if callback_on_step_end is not None:
                 callback_on_step_end(self, i, t, {"latents": latents, "noise_pred": pred})
+
+        # 7. Decode the latents into pictures
         if output_type == "latent":
             images = latents
         else:
             images = self.vae.decode(latents / self.vae.config.scaling_factor).clamp(0, 1)
             if output_type == "pil":
                 images = self.numpy_to_pil(images.permute(0, 2, 3, 1).cpu().float().numpy())
+
+        # 8. Offload all models
         self.maybe_free_model_hooks()
         if not return_dict:
             return (images,)
         return ImagePipelineOutput(images=images)
+
+    def check_inputs(
+        self,
+        prompt,
+        prompt_embeds,
+        guidance_scale,
+        num_inference_steps,
+        guidance_rescale,
+        guidance_interval,
+        output_type,
+        num_images_per_prompt,
+    ) -> None:
+        """Raise ``ValueError`` naming the argument and what is allowed (as diffusers'
+        pipelines do), before any work. NaN and infinity are refused: NaN compares false
+        with every bound, so a plain ``x < 0`` would let it through."""
+
+        def number(value) -> bool:
+            return (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            )
+
+        if prompt is None and prompt_embeds is None:
+            raise ValueError("give a prompt (or prompt_embeds)")
+        if not number(guidance_scale) or guidance_scale < 0:
+            raise ValueError(
+                f"guidance_scale must be a number >= 0 (finite), got {guidance_scale!r}"
+            )
+        if (
+            not isinstance(num_inference_steps, int)
+            or isinstance(num_inference_steps, bool)
+            or num_inference_steps < 1
+        ):
+            raise ValueError(
+                f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}"
+            )
+        interval = tuple(guidance_interval) if isinstance(guidance_interval, list | tuple) else ()
+        if (
+            len(interval) != 2
+            or not all(number(x) for x in interval)
+            or not 0 <= interval[0] <= interval[1]
+        ):
+            raise ValueError(
+                "guidance_interval must be (low, high) with 0 <= low <= high, "
+                f"got {guidance_interval!r}"
+            )
+        if not number(guidance_rescale) or not 0 <= guidance_rescale <= 1:
+            raise ValueError(f"guidance_rescale must be in [0, 1], got {guidance_rescale!r}")
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
+        if (
+            not isinstance(num_images_per_prompt, int)
+            or isinstance(num_images_per_prompt, bool)
+            or num_images_per_prompt < 1
+        ):
+            raise ValueError(
+                f"num_images_per_prompt must be an integer >= 1, got {num_images_per_prompt!r}"
+            )
 
 
 # ----------------------------------------------------------------------------- traces

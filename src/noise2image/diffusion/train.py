@@ -37,6 +37,7 @@ from ..profiles import check_float, check_int
 from .captions import CaptionConfig
 
 __all__ = [
+    "training_data",
     "DiffusionConfig",
     "DiffusionResult",
     "SHIPPED",
@@ -170,7 +171,10 @@ def train_step(unet, text_encoder, opt, latents, ids, rng: torch.Generator) -> f
     return loss.item()
 
 
-def _training_data(config: DiffusionConfig, vae, tokenizer, device):
+def training_data(config: DiffusionConfig, vae, tokenizer, device):
+    """``config``'s captioned digits as the denoiser trains on them: ``(latents, token ids,
+    the captioned data)``, latents scaled by the vae's ``scaling_factor`` (also chapter 9's
+    prior for DreamBooth's prior preservation)."""
     from .captions import captioned_digits
 
     data = captioned_digits(config.captions, seed=config.seed, limit=config.limit)
@@ -211,7 +215,7 @@ def train_diffusion(
     tokenizer, text_encoder, unet = _networks(config)
     text_encoder, unet = text_encoder.to(device), unet.to(device)
     ema_text, ema_unet = copy.deepcopy(text_encoder), copy.deepcopy(unet)
-    latents, ids, _ = _training_data(config, vae, tokenizer, device)
+    latents, ids, _ = training_data(config, vae, tokenizer, device)
     params = [*text_encoder.parameters(), *unet.parameters()]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     steps = len(latents) // config.batch_size
