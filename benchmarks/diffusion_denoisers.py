@@ -123,7 +123,7 @@ def main() -> int:
     shipped = train.load_shipped()
     pipe = shipped.pipeline
     config = train.SHIPPED
-    latents, ids, _ = train._training_data(config, pipe.vae, pipe.tokenizer, "cpu")
+    latents, ids, _ = train.training_data(config, pipe.vae, pipe.tokenizer, "cpu")
     seconds = 60 * args.minutes
 
     # 3. sampling speed of the shipped pipeline (best of 3, after a warm-up batch)
