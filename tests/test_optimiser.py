@@ -131,9 +131,13 @@ def test_reward_is_a_fixed_function_of_the_texts_and_is_cached(tiny_pipe, thresh
     assert heavier.rendered == 1 and reward.weights == optimiser.RewardWeights()
 
 
-def test_reward_weights_refuse_negative_or_all_zero():
+def test_reward_weights_refuse_negative_nan_infinite_or_all_zero():
     with pytest.raises(ValueError, match="aesthetics"):
         optimiser.RewardWeights(-1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="aesthetics=nan must be a finite number"):
+        optimiser.RewardWeights(float("nan"), 1.0, 1.0)
+    with pytest.raises(ValueError, match="fidelity=inf must be a finite number"):
+        optimiser.RewardWeights(1.0, 1.0, float("inf"))
     with pytest.raises(ValueError, match="at least one"):
         optimiser.RewardWeights(0.0, 0.0, 0.0)
 

@@ -25,6 +25,13 @@ def test_check_int_rejects_bad_values(value):
         profiles.check_int("epochs", value, minimum=0)
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), np.float64("nan")])
+@pytest.mark.parametrize("bounds", [{}, {"minimum": 0.0}, {"minimum": 0.0, "maximum": 1e9}])
+def test_nan_and_infinity_are_refused_with_or_without_bounds(value, bounds):
+    with pytest.raises(ParameterError, match="guidance_scale=.* must be a finite number"):
+        profiles.check_float("guidance_scale", value, **bounds)
+
+
 def test_check_float_range():
     assert profiles.check_float("lr", 1, minimum=0) == 1.0
     with pytest.raises(ParameterError, match="<= 1"):

@@ -14,6 +14,7 @@ Profiles:
 from __future__ import annotations
 
 import os
+import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
 def _check_number(name, value, kind, minimum, maximum):
     if isinstance(value, bool) or not isinstance(value, kind):
         raise ParameterError(f"{name}={value!r} must be a {kind_name(kind)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        # NaN compares false with every bound and infinity passes an open one: refuse both
+        raise ParameterError(f"{name}={value!r} must be a finite number (not NaN or infinity)")
     if minimum is not None and value < minimum:
         raise ParameterError(f"{name}={value!r} is too small; it must be >= {minimum}")
     if maximum is not None and value > maximum:
