@@ -219,3 +219,39 @@ def test_benchmark_scripts_explain_themselves(script):
         [sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0 and "usage" in done.stdout.lower()
+
+
+def test_retrain_out_never_replaces_what_the_user_wrote_and_is_checked_before_training(tmp_path):
+    notes = tmp_path / "my_notes.txt"
+    notes.write_text("mine")
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "my_notes.txt").write_text("mine too")
+    cases = [
+        (["feature-net", "--out", str(folder)], "is a folder"),
+        (["gan-emoji", "--epochs", "1", "--out", str(notes)], "not a noise2image checkpoint"),
+        (["diffusion-digits", "--epochs", "1", "--out", str(folder)], "did not write"),
+        (["diffusion-digits", "--epochs", "1", "--out", str(notes)], "is a file"),
+        (["feature-net", "--out", str(tmp_path / "no" / "such.pt")], "does not exist"),
+    ]
+    for args, message in cases:
+        done = python_m("noise2image.shipped", "retrain", *args)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr[-500:])
+        assert "epoch" not in done.stdout  # refused before any training
+    assert notes.read_text() == "mine" and (folder / "my_notes.txt").read_text() == "mine too"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "my_notes.txt"]
+
+
+def test_a_folder_the_pipeline_save_wrote_may_be_written_again(tmp_path):
+    from noise2image.diffusion import train
+
+    out = tmp_path / "check"
+    out.mkdir()
+    assert train.check_out_folder(out) == out  # empty
+    (out / "shipped.json").write_text('{"files": {"unet/w.safetensors": "x"}}')
+    (out / "unet").mkdir()
+    (out / "unet" / "w.safetensors").write_bytes(b"0")
+    assert train.check_out_folder(out) == out  # its own files only
+    (out / "notes.md").write_text("mine")
+    with pytest.raises(ValueError, match="notes.md"):
+        train.check_out_folder(out)

@@ -25,6 +25,7 @@ __all__ = [
     "shipped_files",
     "load_shipped_file",
     "write_shipped",
+    "check_out_file",
     "cache_dir",
     "atomic_write",
     "sha256_file",
@@ -155,6 +156,25 @@ def load_shipped_file(stem: str, path: str | os.PathLike | None = None) -> tuple
         path or default, config=meta["config"], sha256=None if path else meta["sha256"]
     )
     return payload, meta
+
+
+def check_out_file(out: str | os.PathLike) -> Path:
+    """``out`` as a checkpoint file a retraining may write: new, or a noise2image checkpoint
+    already (replaced atomically). A folder, or a file of the user's that is not a
+    checkpoint, is refused before any training: a save never replaces what it did not write."""
+    out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"out={str(out)!r} is a folder; give a file name such as again.pt")
+    if out.exists():
+        try:
+            load_checkpoint(out)
+        except CheckpointError as exc:
+            raise ValueError(
+                f"out={str(out)!r} exists and is not a noise2image checkpoint; give a new file"
+            ) from exc
+    if not out.parent.is_dir():
+        raise ValueError(f"out={str(out)!r}: the folder {str(out.parent)!r} does not exist")
+    return out
 
 
 def write_shipped(

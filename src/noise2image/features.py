@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import load_shipped_file, write_shipped
+from .checkpoints import check_out_file, load_shipped_file, write_shipped
 from .preprocess import blur, grey, random_blur, random_shift
 from .profiles import check_choice, check_float, check_int
 
@@ -337,6 +337,9 @@ def retrain_shipped(out: Path | None = None, config: FeatureConfig | None = None
     the checkpoint to ``out``). :func:`noise2image.shipped.retrain` calls this."""
     config = config or SHIPPED_CONFIG
     from .data import load_dataset
+
+    if out is not None:
+        check_out_file(out)  # before the training, not after it
 
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)  # the same arithmetic order on every machine with this torch

@@ -20,7 +20,7 @@ from dataclasses import asdict
 
 import torch
 
-from .checkpoints import cache_dir, load_shipped_file, write_shipped
+from .checkpoints import cache_dir, check_out_file, load_shipped_file, write_shipped
 from .gan import N_CLASSES, NZ, GANConfig, GANResult, Generator, train_gan
 from .profiles import check_choice
 
@@ -82,6 +82,8 @@ def retrain_shipped(name: str = "digits", out=None, config: GANConfig | None = N
     the shipped checkpoint + JSON, or only the checkpoint to ``out``
     (``python -m noise2image.shipped retrain gan-NAME`` calls this)."""
     config = config or SHIPPED[check_choice("name", name, tuple(SHIPPED))]
+    if out is not None:
+        check_out_file(out)  # before the training, not after it
     torch.use_deterministic_algorithms(True)
     work = cache_dir() / "gan" / f"shipped-{config.key()}.pt"
     result = train_gan(config, checkpoint=work)

@@ -13,8 +13,8 @@ Profiles:
 
 from __future__ import annotations
 
-import os
 import math
+import os
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass

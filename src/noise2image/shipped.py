@@ -167,8 +167,10 @@ def verify(name: str) -> dict[str, Any]:
 def retrain(name: str, out: str | Path | None = None, epochs: int | None = None) -> dict:
     """Train ``name`` from scratch with :func:`config` on the CPU and write it: over the
     shipped copy, or into ``out`` (a file for the single-file models, a folder for the
-    pipeline) to compare. ``epochs`` trains a shorter model, only into ``out``, so that the
-    shipped copy can never be replaced by a quick check. Returns the JSON written."""
+    pipeline) to compare. ``out`` is checked before the training: what the user wrote there
+    is never replaced (:func:`~noise2image.checkpoints.check_out_file`). ``epochs`` trains a
+    shorter model, only into ``out``, so that a quick check can never replace the shipped
+    copy. Returns the JSON written."""
     _model(name)
     if epochs is not None:
         check_int("epochs", epochs, minimum=1)
@@ -228,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--epochs makes another model: give --out so the shipped one is kept")
         if args.epochs is not None and args.epochs < 1:
             parser.error(f"--epochs must be a whole number >= 1, got {args.epochs}")
-        meta = retrain(args.name, args.out, args.epochs)
+        try:
+            meta = retrain(args.name, args.out, args.epochs)
+        except ValueError as exc:
+            parser.error(str(exc))
         shown = {k: v for k, v in meta.items() if k != "trace"}
         print(json.dumps(shown, indent=2))
         return 0

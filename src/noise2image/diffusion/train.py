@@ -359,11 +359,39 @@ def _config_from_dict(values: dict) -> DiffusionConfig:
     return DiffusionConfig(**values)
 
 
+def check_out_folder(out: str | os.PathLike) -> Path:
+    """``out`` as a folder :func:`save_folder` may write: new, empty, or one it wrote before
+    (a ``shipped.json`` listing every file in it). Anything else is refused, before any
+    training, naming what is in the way: a save never removes what it did not write."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out={str(out)!r} is a file; give a folder (new or empty)")
+    if out.is_dir() and any(out.iterdir()):
+        meta = out / _META
+        known = {_META}
+        if meta.is_file():
+            try:
+                known |= set(json.loads(meta.read_text())["files"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"out={str(out)!r} holds an unreadable {_META}: {exc}") from exc
+        others = sorted(
+            str(p.relative_to(out))
+            for p in out.rglob("*")
+            if p.is_file() and str(p.relative_to(out)) not in known
+        )
+        if others:
+            raise ValueError(
+                f"out={str(out)!r} holds files this command did not write ({', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}); give a new or empty folder"
+            )
+    return out
+
+
 def save_folder(result: DiffusionResult, out: str | os.PathLike, command: str) -> dict:
     """Write ``result``'s pipeline with ``save_pretrained`` into ``out`` (replaced whole, only
     once the new folder is complete) and ``shipped.json``: configuration, training trace and
-    the SHA-256 of every file."""
-    out = Path(out)
+    the SHA-256 of every file. ``out`` must pass :func:`check_out_folder`."""
+    out = check_out_folder(out)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     result.pipeline.to("cpu").save_pretrained(tmp, safe_serialization=True)
@@ -391,6 +419,7 @@ def retrain_shipped(
 ) -> dict:
     """Train ``config`` (default :data:`SHIPPED`) from scratch on the CPU, deterministically
     where torch allows, and write the shipped folder (``out``: elsewhere)."""
+    check_out_folder(out or shipped_folder())  # before the training, not after it
     torch.use_deterministic_algorithms(True)
     work = cache_dir() / "diffusion" / f"shipped-{config.key()}.pt"
     result = train_diffusion(config, checkpoint=work)
