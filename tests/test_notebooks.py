@@ -44,6 +44,28 @@ def test_bad_profile_stops_in_the_first_cells_naming_the_allowed_ones(path, tmp_
     assert failed_at <= 4, f"failed only at code cell {failed_at}"
 
 
+EXPERIMENTS = sorted((CHAPTERS[0].parent / "experiments").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", [*CHAPTERS, *EXPERIMENTS], ids=lambda p: p.stem)
+def test_an_unknown_papermill_parameter_stops_in_the_first_cells_naming_the_parameters(
+    path, tmp_path
+):
+    # papermill itself only warns about `-p datset openmoji` (a typo) and runs the defaults
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        run_notebook(path, tmp_path / path.name, {"profile": "smoke", "datset": "openmoji"})
+    assert "ParameterError" in failure.value.ename
+    assert "unknown parameter datset" in failure.value.evalue
+    listed = failure.value.evalue.split("parameters are ")[1].split(", ")
+    assert set(REQUIRED) <= set(listed)  # the parameters cell's names
+    executed = json.loads((tmp_path / path.name).read_text())
+    code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    failed_at = next(
+        i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c["outputs"])
+    )
+    assert failed_at <= 4, f"failed only at code cell {failed_at}"
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_device_cuda_without_a_gpu_stops_in_the_first_cells(path, tmp_path):
     import torch

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ __all__ = [
     "resolve_device",
     "seed_everything",
     "setup",
+    "check_injected_parameters",
 ]
 
 PROFILES = ("smoke", "full")
@@ -129,8 +130,52 @@ class RunSettings:
         return pick(self.profile, smoke=smoke, full=full)
 
 
+def _assigned(source: str) -> list[str]:
+    """The names a cell assigns at its top level (``a = 1``, ``a: int = 1``)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def check_injected_parameters(history: Sequence[str] | None) -> None:
+    """Stop a chapter run by papermill with a name its parameters cell does not have.
+
+    papermill only *warns* about an unknown parameter and runs the defaults (a typo such as
+    ``-p datset openmoji`` would pass unnoticed). It injects its values as a cell starting
+    ``# Parameters`` right after the cell tagged ``parameters``; ``history`` is IPython's
+    list of executed cells (``In``). Outside papermill (no injected cell) nothing is checked.
+    """
+    if not history:
+        return
+    cells = list(history)
+    for index, source in enumerate(cells):
+        if index > 0 and source.lstrip().startswith("# Parameters"):
+            declared = _assigned(cells[index - 1])
+            unknown = [n for n in _assigned(source) if n not in declared]
+            if unknown:
+                raise ParameterError(
+                    f"unknown parameter{'s' * (len(unknown) > 1)} {', '.join(unknown)}: this "
+                    f"notebook's parameters are {', '.join(declared)}"
+                )
+
+
 def setup(profile: str = "full", seed: int = 0, device: str = "auto") -> RunSettings:
-    """Check the common parameters, seed everything and choose the device."""
+    """Check the common parameters, seed everything and choose the device. Called from a
+    chapter, it first stops on a papermill parameter the chapter does not have
+    (:func:`check_injected_parameters` on the notebook's ``In``)."""
+    import sys
+
+    caller = sys._getframe(1).f_globals
+    if isinstance(caller.get("In"), list) and caller.get("get_ipython") is not None:
+        check_injected_parameters(caller["In"])
     check_choice("profile", profile, PROFILES)
     seed_everything(seed)
     return RunSettings(profile=profile, seed=seed, device=resolve_device(device))
