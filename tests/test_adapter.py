@@ -116,6 +116,29 @@ def test_an_interrupted_save_keeps_the_previous_adapter(trained, tmp_path, monke
     assert (folder / adapter.EMBEDS_FILE).is_file()
 
 
+def test_save_adapter_never_removes_what_it_did_not_write(trained, tmp_path):
+    pipe, _, _, _ = trained
+    mine = tmp_path / "my_adapters"
+    mine.mkdir()
+    (mine / "notes.md").write_text("mine")
+    with pytest.raises(ValueError, match="notes.md"):
+        adapter.save_adapter(pipe, mine)
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.md"]
+    (tmp_path / "a_file").write_text("mine")
+    with pytest.raises(ValueError, match="is a file"):
+        adapter.save_adapter(pipe, tmp_path / "a_file")
+    assert (tmp_path / "a_file").read_text() == "mine"
+    again = adapter.save_adapter(pipe, tmp_path / "wrong")
+    assert adapter.save_adapter(pipe, again) == again  # its own adapter may be replaced
+
+
+def test_save_adapter_refuses_a_word_the_tokenizer_does_not_know(trained, tmp_path):
+    pipe, _, _, _ = trained
+    with pytest.raises(ValueError, match="token='bad' is not a word.*'wrong'"):
+        adapter.save_adapter(pipe, tmp_path / "bad", token="bad")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_load_adapter_names_the_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="learned_embeds.safetensors"):
         adapter.load_adapter(make_tiny_pipe(), tmp_path)
@@ -146,4 +169,3 @@ def test_choose_scale_takes_the_clearest_scale_that_keeps_the_prompt():
     assert adapter.choose_scale(sweep) == 0.75  # 0.5 is clearer but loses 4 points
     with pytest.raises(ValueError, match="scale-0"):
         adapter.choose_scale(sweep.drop(index=0.0))
-

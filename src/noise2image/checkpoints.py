@@ -26,6 +26,7 @@ __all__ = [
     "load_shipped_file",
     "write_shipped",
     "check_out_file",
+    "check_save_folder",
     "cache_dir",
     "atomic_write",
     "sha256_file",
@@ -175,6 +176,29 @@ def check_out_file(out: str | os.PathLike) -> Path:
     if not out.parent.is_dir():
         raise ValueError(f"out={str(out)!r}: the folder {str(out.parent)!r} does not exist")
     return out
+
+
+def check_save_folder(folder: str | os.PathLike, argument: str, own: set[str]) -> Path:
+    """``folder`` as a folder a save may (re)write: new, empty, or holding only ``own``
+    (paths relative to it, the files that save writes). A file, or a folder holding anything
+    else, raises ``ValueError`` naming ``argument`` and what is in the way: a save never
+    removes what it did not write."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{argument}={str(folder)!r} is a file; give a folder (new or empty)")
+    if folder.is_dir():
+        others = sorted(
+            str(p.relative_to(folder))
+            for p in folder.rglob("*")
+            if p.is_file() and str(p.relative_to(folder)) not in own
+        )
+        if others:
+            more = ", ..." if len(others) > 3 else ""
+            raise ValueError(
+                f"{argument}={str(folder)!r} holds files this save did not write "
+                f"({', '.join(others[:3])}{more}); give a new or empty folder"
+            )
+    return folder
 
 
 def write_shipped(

@@ -302,12 +302,26 @@ def save_adapter(pipe, folder: str | os.PathLike, token: str = "wrong") -> Path:
     safetensors file with its ``LoraConfig``) and the new word's embedding
     (``learned_embeds.safetensors``, ``{token: (D,)}``, textual inversion's format). Both
     are written to a temporary folder first and moved into place, so an interrupted save
-    leaves no half-written adapter."""
+    leaves no half-written adapter.
+
+    ``folder`` must be new, empty, or an adapter this function saved (only its two files):
+    a folder holding anything else, or a file, is refused, so a save never removes what it
+    did not write. ``token`` must be a word the tokenizer knows (the learned one)."""
     import shutil
 
     from safetensors.torch import save_file
 
     folder = Path(folder)
+    from ..checkpoints import check_save_folder
+
+    check_save_folder(folder, "folder", {LORA_FILE, EMBEDS_FILE})
+    unknown = pipe.tokenizer.unk_token_id
+    if pipe.tokenizer.convert_tokens_to_ids(token) in (None, unknown):
+        added = sorted(getattr(pipe.tokenizer, "added_tokens_encoder", {}) or {})
+        raise ValueError(
+            f"token={token!r} is not a word the tokenizer knows; the learned word is one of: "
+            f"{', '.join(repr(t) for t in added) or '(none added)'}"
+        )
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     from .train import quiet_hub

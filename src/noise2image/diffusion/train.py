@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from ..autoencoder import AEConfig
-from ..checkpoints import CheckpointError, cache_dir, config_key, sha256_file
+from ..checkpoints import CheckpointError, cache_dir, check_save_folder, config_key, sha256_file
 from ..profiles import check_float, check_int
 from .captions import CaptionConfig
 
@@ -364,27 +364,13 @@ def check_out_folder(out: str | os.PathLike) -> Path:
     (a ``shipped.json`` listing every file in it). Anything else is refused, before any
     training, naming what is in the way: a save never removes what it did not write."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out={str(out)!r} is a file; give a folder (new or empty)")
-    if out.is_dir() and any(out.iterdir()):
-        meta = out / _META
-        known = {_META}
-        if meta.is_file():
-            try:
-                known |= set(json.loads(meta.read_text())["files"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"out={str(out)!r} holds an unreadable {_META}: {exc}") from exc
-        others = sorted(
-            str(p.relative_to(out))
-            for p in out.rglob("*")
-            if p.is_file() and str(p.relative_to(out)) not in known
-        )
-        if others:
-            raise ValueError(
-                f"out={str(out)!r} holds files this command did not write ({', '.join(others[:3])}"
-                f"{', ...' if len(others) > 3 else ''}); give a new or empty folder"
-            )
-    return out
+    known = {_META}
+    if (out / _META).is_file():
+        try:
+            known |= set(json.loads((out / _META).read_text())["files"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"out={str(out)!r} holds an unreadable {_META}: {exc}") from exc
+    return check_save_folder(out, "out", known)
 
 
 def save_folder(result: DiffusionResult, out: str | os.PathLike, command: str) -> dict:
