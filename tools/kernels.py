@@ -7,7 +7,7 @@ differently. The same libraries can be told to use an older set, which emulates 
 CPU on this one:
 
     python -m tools.kernels run --profile smoke           # native + the other set
-    python -m tools.kernels run --profile smoke --sets native avx2 default 09_learned_neg...
+    python -m tools.kernels run --profile smoke 09_learned_negative_prompts --sets native avx2
     python -m tools.kernels drift --profile smoke --write # spreads into tests/expected
 
 ``run`` executes the chapters once per kernel set, each with its own empty model cache (a
