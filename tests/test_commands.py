@@ -255,3 +255,23 @@ def test_a_folder_the_pipeline_save_wrote_may_be_written_again(tmp_path):
     (out / "notes.md").write_text("mine")
     with pytest.raises(ValueError, match="notes.md"):
         train.check_out_folder(out)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--grid", "lr=1e-3", "--grid", "lr=1e-4"], "--grid: lr is given twice"),
+        (["--grid", "lr=1e-3,1e-4", "--set", "lr=1e-2"], "lr given in both --grid and --set"),
+        (["--grid", "lr=1e-3", "--set", "seed=1", "--set", "seed=2"], "--set: seed is given"),
+    ],
+)
+def test_a_sweep_refuses_a_name_given_twice_before_running_anything(
+    tmp_path, capsys, options, message
+):
+    from noise2image import sweeps
+
+    notebook = str(ROOT / "notebooks" / "experiments" / "regression_run.ipynb")
+    with pytest.raises(SystemExit) as stopped:
+        sweeps.main([notebook, *options, "--out", str(tmp_path / "out")])
+    assert stopped.value.code not in (0, None) and not (tmp_path / "out").exists()
+    assert message in f"{stopped.value.code} {capsys.readouterr().err}"

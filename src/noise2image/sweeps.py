@@ -208,11 +208,16 @@ def _value(text: str) -> Any:
 
 
 def _assignments(items: Sequence[str], many: bool) -> dict[str, Any]:
+    option = "--grid" if many else "--set"
     parsed = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"expected NAME=VALUE, got {item!r}")
+            raise SystemExit(f"{option}: expected NAME=VALUE, got {item!r}")
+        if key in parsed:  # a second --grid x=... would silently replace the first
+            raise SystemExit(
+                f"{option}: {key} is given twice; give its values once ({key}=V1,V2,...)"
+            )
         parsed[key] = [_value(v) for v in text.split(",")] if many else _value(text)
     return parsed
 
@@ -239,12 +244,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--retries", type=int, default=2, help="retries of a run whose kernel "
                         "or worker died (a failing cell is never retried)")  # fmt: skip
     args = parser.parse_args(argv)
+    grid, fixed = _assignments(args.grid, many=True), _assignments(args.set, many=False)
+    both = sorted(set(grid) & set(fixed))
+    if both:
+        parser.error(f"{', '.join(both)} given in both --grid and --set; give each name once")
     try:
         table = sweep(
             args.notebook,
-            _assignments(args.grid, many=True),
+            grid,
             args.out,
-            _assignments(args.set, many=False),
+            fixed,
             name=args.name,
             workers=args.workers,
             scheduler=args.scheduler,
