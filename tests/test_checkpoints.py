@@ -42,3 +42,14 @@ def test_interrupted_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 def test_cache_dir_follows_the_environment(tmp_cache):
     assert checkpoints.cache_dir() == tmp_cache and tmp_cache.is_dir()
+
+
+def test_a_cache_variable_naming_a_file_is_refused_naming_the_variable(tmp_path, monkeypatch):
+    from noise2image import checkpoints
+
+    afile = tmp_path / "not_a_folder"
+    afile.write_text("mine")
+    monkeypatch.setenv("NOISE2IMAGE_CACHE", str(afile))
+    with pytest.raises(checkpoints.CheckpointError, match="NOISE2IMAGE_CACHE=.*not_a_folder"):
+        checkpoints.cache_dir()
+    assert afile.read_text() == "mine"

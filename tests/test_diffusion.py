@@ -403,3 +403,12 @@ def test_generate_takes_one_negative_embedding_for_every_prompt(tiny_pipe):
     other = tiny_pipe.encode_prompt("seven", do_classifier_free_guidance=False)[0]
     steered = evaluate.pictures_for(tiny_pipe, prompts, 0, negative_prompt_embeds=other, **kwargs)
     assert not torch.allclose(steered, written)
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"config": {}}', "[]"])
+def test_an_unreadable_shipped_record_is_refused_with_the_command_that_remakes_it(tmp_path, text):
+    folder = tmp_path / "shipped"
+    shutil.copytree(train.shipped_folder(), folder)
+    (folder / "shipped.json").write_text(text)
+    with pytest.raises(CheckpointError, match="not a shipped model's record.*shipped retrain"):
+        train.load_shipped(folder=folder)

@@ -47,7 +47,14 @@ def cache_dir() -> Path:
     """
     root = os.environ.get("NOISE2IMAGE_CACHE") or Path.home() / ".cache" / "noise2image"
     path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+        where = "NOISE2IMAGE_CACHE" if os.environ.get("NOISE2IMAGE_CACHE") else "the default cache"
+        raise CheckpointError(
+            f"{where}={str(path)!r} cannot be the course's cache folder ({exc.strerror}): set "
+            "NOISE2IMAGE_CACHE to a folder you can write, or unset it for ~/.cache/noise2image"
+        ) from exc
     return path
 
 

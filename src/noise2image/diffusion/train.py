@@ -317,7 +317,14 @@ def load_shipped(device: str | torch.device = "cpu", folder: str | os.PathLike |
             f"no shipped diffusion model at {folder}: run "
             "`python -m noise2image.shipped retrain diffusion-digits`"
         )
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text())
+        meta["files"], meta["config"], meta["trace"]  # noqa: B018 - present, or refused here
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(
+            f"{meta_path} is not a shipped model's record ({type(exc).__name__}: {exc}): "
+            "re-create it with `python -m noise2image.shipped retrain diffusion-digits`"
+        ) from exc
     actual = _files(folder)
     if actual != meta["files"]:
         changed = sorted(
