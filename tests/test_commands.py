@@ -229,7 +229,7 @@ def test_retrain_out_never_replaces_what_the_user_wrote_and_is_checked_before_tr
     (folder / "my_notes.txt").write_text("mine too")
     cases = [
         (["feature-net", "--out", str(folder)], "is a folder"),
-        (["gan-emoji", "--epochs", "1", "--out", str(notes)], "not a noise2image checkpoint"),
+        (["gan-emoji", "--epochs", "1", "--out", str(notes)], "exists; give a new file name"),
         (["diffusion-digits", "--epochs", "1", "--out", str(folder)], "did not write"),
         (["diffusion-digits", "--epochs", "1", "--out", str(notes)], "is a file"),
         (["feature-net", "--out", str(tmp_path / "no" / "such.pt")], "does not exist"),

@@ -152,17 +152,22 @@ def test_output_types_and_images_per_prompt(tiny_pipe):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"guidance_scale": -1.0}, "guidance_scale must be a number >= 0"),
-        ({"num_inference_steps": 0}, "num_inference_steps must be an integer >= 1"),
+        ({"guidance_scale": -1.0}, r"guidance_scale=-1.0 is too small; it must be >= 0"),
+        ({"num_inference_steps": 0}, r"num_inference_steps=0 is too small; it must be >= 1"),
         ({"negative_prompt": ["", "", ""]}, "negative_prompt has 3 entries but prompt has 2"),
         ({"output_type": "np"}, "output_type must be one of"),
-        ({"guidance_rescale": 2.0}, "guidance_rescale must be in"),
+        ({"guidance_rescale": 2.0}, r"guidance_rescale=2.0 is too large; it must be <= 1"),
         ({"guidance_interval": (0.8, 0.2)}, "guidance_interval must be"),
-        ({"guidance_scale": float("nan")}, "guidance_scale must be a number >= 0"),
-        ({"guidance_scale": float("inf")}, "guidance_scale must be a number >= 0"),
-        ({"guidance_rescale": float("nan")}, "guidance_rescale must be in"),
-        ({"guidance_interval": (float("nan"), 1.0)}, "guidance_interval must be"),
-        ({"num_inference_steps": True}, "num_inference_steps must be an integer"),
+        ({"guidance_interval": (0.2,)}, "guidance_interval must be"),
+        ({"guidance_scale": float("nan")}, "guidance_scale=nan must be a finite number"),
+        ({"guidance_scale": float("inf")}, "guidance_scale=inf must be a finite number"),
+        ({"guidance_rescale": float("nan")}, "guidance_rescale=nan must be a finite number"),
+        (
+            {"guidance_interval": (float("nan"), 1.0)},
+            r"guidance_interval.0.=nan must be a finite",
+        ),
+        ({"num_inference_steps": True}, "num_inference_steps=True must be a whole number"),
+        ({"num_images_per_prompt": 2.0}, "num_images_per_prompt=2.0 must be a whole number"),
     ],
 )
 def test_bad_arguments_are_refused_with_a_clear_message(tiny_pipe, kwargs, message):

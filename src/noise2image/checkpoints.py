@@ -167,19 +167,14 @@ def load_shipped_file(stem: str, path: str | os.PathLike | None = None) -> tuple
 
 
 def check_out_file(out: str | os.PathLike) -> Path:
-    """``out`` as a checkpoint file a retraining may write: new, or a noise2image checkpoint
-    already (replaced atomically). A folder, or a file of the user's that is not a
-    checkpoint, is refused before any training: a save never replaces what it did not write."""
+    """``out`` as a new checkpoint file a retraining may write. A folder, any existing file
+    (the user's own, or an earlier copy: remove it yourself to write it again) and a missing
+    parent folder are refused before any training: a save never replaces what is there."""
     out = Path(out)
     if out.is_dir():
         raise ValueError(f"out={str(out)!r} is a folder; give a file name such as again.pt")
     if out.exists():
-        try:
-            load_checkpoint(out)
-        except CheckpointError as exc:
-            raise ValueError(
-                f"out={str(out)!r} exists and is not a noise2image checkpoint; give a new file"
-            ) from exc
+        raise ValueError(f"out={str(out)!r} exists; give a new file name (nothing is replaced)")
     if not out.parent.is_dir():
         raise ValueError(f"out={str(out)!r}: the folder {str(out.parent)!r} does not exist")
     return out

@@ -21,64 +21,16 @@ The optimisers reach the pipeline only through ``negative_prompt`` /
 
 from __future__ import annotations
 
-from .community import (
-    build_dataset,
-    community_negatives,
-    ground_truth,
-    simulated_likes,
-    term_kinds,
-    top_liked,
-)
-from .comparison import Comparison, claims, compare_methods, summary
-from .policy import (
-    ARROW,
-    POLICY_WORDS,
-    clone_policy,
-    make_policy,
-    negative_reward_fn,
-    policy_tokenizer,
-    positive_reward_fn,
-    top_word,
-    train_rl,
-    train_sft,
-    with_style,
-    write_negatives,
-)
-from .prompts import IRRELEVANT, STYLES, CoursePrompt, course_prompts, split_prompts
-from .reneg import learn_negative_embedding, nearest_words
-from .reward import PARTS, Reward, RewardWeights
+from . import community, comparison, policy, prompts, reneg, reward
+from .community import *  # noqa: F403
+from .comparison import *  # noqa: F403
+from .policy import *  # noqa: F403
+from .prompts import *  # noqa: F403
+from .reneg import *  # noqa: F403
+from .reward import *  # noqa: F403
 
 __all__ = [
-    "STYLES",
-    "split_prompts",
-    "IRRELEVANT",
-    "CoursePrompt",
-    "course_prompts",
-    "community_negatives",
-    "RewardWeights",
-    "PARTS",
-    "Reward",
-    "build_dataset",
-    "term_kinds",
-    "simulated_likes",
-    "top_liked",
-    "ground_truth",
-    "ARROW",
-    "POLICY_WORDS",
-    "policy_tokenizer",
-    "make_policy",
-    "clone_policy",
-    "train_sft",
-    "write_negatives",
-    "top_word",
-    "train_rl",
-    "negative_reward_fn",
-    "positive_reward_fn",
-    "with_style",
-    "learn_negative_embedding",
-    "nearest_words",
-    "Comparison",
-    "compare_methods",
-    "summary",
-    "claims",
+    name
+    for module in (prompts, reward, community, policy, reneg, comparison)
+    for name in module.__all__
 ]

@@ -16,7 +16,6 @@ prompt's prediction takes the place of the empty prompt's.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable
 
@@ -301,52 +300,29 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         num_images_per_prompt,
     ) -> None:
         """Raise ``ValueError`` naming the argument and what is allowed (as diffusers'
-        pipelines do), before any work. NaN and infinity are refused: NaN compares false
-        with every bound, so a plain ``x < 0`` would let it through."""
-
-        def number(value) -> bool:
-            return (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-            )
+        pipelines do), before any work. The numbers go through the course's one checker
+        (:mod:`noise2image.profiles`), which also refuses NaN, infinity and booleans."""
+        from ..profiles import check_float, check_int
 
         if prompt is None and prompt_embeds is None:
             raise ValueError("give a prompt (or prompt_embeds)")
-        if not number(guidance_scale) or guidance_scale < 0:
+        check_float("guidance_scale", guidance_scale, minimum=0.0)
+        check_int("num_inference_steps", num_inference_steps, minimum=1)
+        if not isinstance(guidance_interval, list | tuple) or len(guidance_interval) != 2:
             raise ValueError(
-                f"guidance_scale must be a number >= 0 (finite), got {guidance_scale!r}"
-            )
-        if (
-            not isinstance(num_inference_steps, int)
-            or isinstance(num_inference_steps, bool)
-            or num_inference_steps < 1
-        ):
-            raise ValueError(
-                f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}"
-            )
-        interval = tuple(guidance_interval) if isinstance(guidance_interval, list | tuple) else ()
-        if (
-            len(interval) != 2
-            or not all(number(x) for x in interval)
-            or not 0 <= interval[0] <= interval[1]
-        ):
-            raise ValueError(
-                "guidance_interval must be (low, high) with 0 <= low <= high, "
+                f"guidance_interval must be (low, high) with 0 <= low <= high, "
                 f"got {guidance_interval!r}"
             )
-        if not number(guidance_rescale) or not 0 <= guidance_rescale <= 1:
-            raise ValueError(f"guidance_rescale must be in [0, 1], got {guidance_rescale!r}")
+        low = check_float("guidance_interval[0]", guidance_interval[0], minimum=0.0)
+        if check_float("guidance_interval[1]", guidance_interval[1], minimum=0.0) < low:
+            raise ValueError(
+                f"guidance_interval must be (low, high) with 0 <= low <= high, "
+                f"got {guidance_interval!r}"
+            )
+        check_float("guidance_rescale", guidance_rescale, minimum=0.0, maximum=1.0)
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
-        if (
-            not isinstance(num_images_per_prompt, int)
-            or isinstance(num_images_per_prompt, bool)
-            or num_images_per_prompt < 1
-        ):
-            raise ValueError(
-                f"num_images_per_prompt must be an integer >= 1, got {num_images_per_prompt!r}"
-            )
+        check_int("num_images_per_prompt", num_images_per_prompt, minimum=1)
 
 
 # ----------------------------------------------------------------------------- traces
