@@ -148,3 +148,38 @@ def test_a_file_without_measured_drift_keeps_its_tolerance_and_a_measured_one_ge
 def test_check_command_reports_problems_with_its_exit_code(tmp_path, capsys):
     assert expected.main(["check", str(tmp_path), "--profile", "smoke"]) == 2
     assert "no executed chapters" in capsys.readouterr().out
+
+
+def test_another_machines_check_output_widens_the_drift_of_what_it_named(tmp_path, capsys):
+    folder = tmp_path / "expected"
+    folder.mkdir()
+    values = {"FID": 10.0, "IS, live (3 epochs).x": 2.0, "verdict": "held", "n": 5}
+    (folder / "04_x.full.json").write_text(
+        json.dumps({"values": values, "drift": {"FID": 0.5}, "words seen": {}})
+    )
+    log = tmp_path / "ci.txt"
+    log.write_text(
+        "# printed on CI\n"
+        "checked on: Some Xeon, torch kernels AVX512\n"
+        "04_x: FID = 10.3, expected 10.0 (± 0.05)\n"  # within the old drift: unchanged
+        "04_x: IS, live (3 epochs).x = 2.6, expected 2.0 (± 0.011)\n"
+        "04_x: verdict = 'not held', expected 'held'\n"
+        "expected numbers checked for x (full): 3 problems\n"
+    )
+    changes = expected.fold_observed(log, "full", folder)
+    assert changes == ["04_x: IS, live (3 epochs).x drift 0.6", "04_x: verdict also 'not held'"]
+    stored = json.loads((folder / "04_x.full.json").read_text())
+    assert stored["drift"] == {"FID": 0.5, "IS, live (3 epochs).x": pytest.approx(0.6)}
+    assert stored["words seen"] == {"verdict": ["held", "not held"]}
+    assert stored["measured on"] == "observed on another machine: ci.txt"
+    # the other machine's values now pass, and a number beyond three times its drift does not
+    seen = {**values, "IS, live (3 epochs).x": 2.6, "verdict": "not held"}
+    assert expected.compare_records(seen, stored) == []
+    assert expected.compare_records({**seen, "IS, live (3 epochs).x": 3.9}, stored) != []
+    # a log naming a number the file does not hold writes nothing
+    log.write_text("04_x: gone = 1.0, expected 2.0 (± 0.01)\n")
+    with pytest.raises(expected.WriteRefused, match="gone"):
+        expected.fold_observed(log, "full", folder)
+    log.write_text("nothing useful\n")
+    assert expected.main(["observed", str(log), "--profile", "full"]) == 2
+    assert "holds no problem lines" in capsys.readouterr().out

@@ -3,6 +3,7 @@ values kept in ``tests/expected/CHAPTER.PROFILE.json``.
 
     python -m tools.expected check _build/jupyter_execute/notebooks --profile full
     python -m tools.expected check _build/smoke/notebooks --profile smoke --write
+    python -m tools.expected observed tests/expected/observed/full-ci-2026-12-05.txt --profile full
 
 An expected file holds the values, a floor tolerance and, per number, the **drift**
 measured across CPU kernel sets (:mod:`tools.kernels`): a number may differ from its
@@ -10,12 +11,17 @@ expected value by ``max(floor, DRIFT_FACTOR * drift)``. A word (a verdict, a cho
 word) must match exactly, unless the kernel sets were seen to give other words, which are
 then listed in the file (``"words seen"``) and accepted: such a word is CPU-fragile, and
 the drift report names it.
+
+``observed`` folds in what another machine printed: ``check``'s problem lines from a CPU
+this one cannot emulate (CI's, kept under ``tests/expected/observed/``) widen each named
+number's drift to the distance seen there and add each other word to the words seen.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -190,6 +196,100 @@ def check_records(
     return problems
 
 
+_NUMBER_LINE = re.compile(
+    r"^(?P<stem>\d\d_\w+): (?P<name>.+) = (?P<actual>\S+), expected (?P<want>\S+) \(± [^)]+\)$"
+)
+_WORD_LINE = re.compile(
+    r"^(?P<stem>\d\d_\w+): (?P<name>.+?) = (?P<actual>'.*'|\".*\"), "
+    r"expected (?P<want>'.*'|\".*\")$"
+)
+
+
+def read_observed(text: str) -> dict[str, tuple[dict[str, float], dict[str, Any]]]:
+    """Per chapter, from ``check``'s printed problem lines: each number's measured value
+    and each word's, on the machine that printed them. Other lines are left out."""
+    import ast
+
+    found: dict[str, tuple[dict[str, float], dict[str, Any]]] = {}
+    for line in text.splitlines():
+        if match := _NUMBER_LINE.match(line):
+            try:
+                actual = float(match["actual"])
+            except ValueError:
+                continue
+            found.setdefault(match["stem"], ({}, {}))[0][match["name"]] = actual
+        elif match := _WORD_LINE.match(line):
+            word = ast.literal_eval(match["actual"])
+            found.setdefault(match["stem"], ({}, {}))[1][match["name"]] = word
+    return found
+
+
+def fold_observed(path: str | Path, profile: str, folder: str | Path | None = None) -> list[str]:
+    """Widen the expected files' drift by what another machine printed (``path``: lines of
+    ``check``'s output). Returns one line per change. A number's drift becomes the larger
+    of its old drift and its distance from the expected value; a word joins the words
+    seen. Refuses names the expected file does not hold (an old or mistyped log)."""
+    from noise2image.checkpoints import atomic_write
+
+    source = Path(path)
+    found = read_observed(source.read_text("utf-8"))
+    if not found:
+        raise WriteRefused(f"{source} holds no problem lines of `check`: nothing written")
+    changes, updated = [], {}
+    for stem, (numbers, words) in sorted(found.items()):
+        target = expected_file(stem, profile, folder)
+        if not target.exists():
+            raise WriteRefused(f"{stem}: no expected file {target}: nothing written")
+        contents = json.loads(target.read_text("utf-8"))
+        values = contents["values"]
+        unknown = [n for n in [*numbers, *words] if n not in values]
+        if unknown:
+            raise WriteRefused(f"{stem}: {unknown} are not in {target}: nothing written")
+        drift, seen = contents.setdefault("drift", {}), contents.setdefault("words seen", {})
+        for name, actual in numbers.items():
+            distance = abs(actual - values[name])
+            if distance > drift.get(name, 0.0):
+                drift[name] = distance
+                changes.append(f"{stem}: {name} drift {distance:.3g}")
+        for name, word in words.items():
+            known = seen.get(name, [values[name]])
+            if word not in known:
+                seen[name] = sorted({json.dumps(w): w for w in [*known, values[name], word]}
+                                    .values(), key=str)  # fmt: skip
+                changes.append(f"{stem}: {name} also {word!r}")
+        note = f"observed on another machine: {source.name}"
+        measured = contents.get("measured on", "")
+        if note not in measured:
+            contents["measured on"] = f"{measured}; {note}" if measured else note
+        contents["drift"] = dict(sorted(drift.items()))
+        contents["words seen"] = dict(sorted(seen.items()))
+        updated[target] = contents
+    for target, contents in updated.items():
+        with atomic_write(target) as handle:
+            handle.write((json.dumps(contents, indent=1, ensure_ascii=False) + "\n").encode())
+    return changes
+
+
+def platform_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or the platform's processor."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def machine() -> str:
+    """This machine's CPU and the kernel set torch picked, for a check's first line."""
+    import torch
+
+    return f"{platform_name()}, torch kernels {torch.backends.cpu.get_cpu_capability()}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m tools.expected check FOLDER --profile full [--write]``."""
     import argparse
@@ -202,10 +302,25 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("folder", help="executed chapters (e.g. _build/smoke/notebooks)")
     check.add_argument("--profile", choices=PROFILES, required=True)
     check.add_argument("--write", action="store_true", help="write the expected files")
+    observed = sub.add_parser(
+        "observed", help="widen the drift by check's output from another machine"
+    )
+    observed.add_argument("log", type=Path, help="lines printed by check on that machine")
+    observed.add_argument("--profile", choices=PROFILES, required=True)
     args = parser.parse_args(argv)
+    if args.command == "observed":
+        try:
+            changes = fold_observed(args.log, args.profile)
+        except (WriteRefused, OSError) as error:
+            print(f"refused: {error}")
+            return 2
+        print("\n".join(changes))
+        print(f"{len(changes)} changes written from {args.log} ({args.profile})")
+        return 0
     if not list(Path(args.folder).glob("[0-9][0-9]_*.ipynb")):
         print(f"no executed chapters in {args.folder}")
         return 2
+    print(f"checked on: {machine()}")
     try:
         problems = check_records(args.folder, args.profile, write=args.write)
     except WriteRefused as error:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from . import ROOT
-from .expected import EXPECTED, expected_file, flat, is_number, write_expected
+from .expected import EXPECTED, expected_file, flat, is_number, platform_name, write_expected
 
 KERNEL_SETS = {
     "native": {},
@@ -205,19 +205,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             path.write_text(json.dumps(contents, indent=1, ensure_ascii=False) + "\n")
     return 0
-
-
-def platform_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), or the platform's processor."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":
