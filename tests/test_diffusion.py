@@ -28,7 +28,8 @@ def shipped():
 
 def _pictures(pipe, seed=0, **kwargs):
     kwargs.setdefault("num_inference_steps", 3)
-    return pipe(generator=torch.Generator().manual_seed(seed), **kwargs).images
+    kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
+    return pipe(**kwargs).images
 
 
 # ----------------------------------------------------------------------------- captions
@@ -168,11 +169,60 @@ def test_output_types_and_images_per_prompt(tiny_pipe):
         ),
         ({"num_inference_steps": True}, "num_inference_steps=True must be a whole number"),
         ({"num_images_per_prompt": 2.0}, "num_images_per_prompt=2.0 must be a whole number"),
+        ({"guidance_interval": (2, 3)}, r"guidance_interval.0.=2 is too large; it must be <= 1"),
+        ({"generator": 0}, "generator must be a torch.Generator .* not 0"),
+        ({"generator": [0, 1]}, "generator must be a torch.Generator"),
+        ({"prompt": []}, "prompt is an empty list"),
+        ({"latents": torch.zeros(2, 3, 5, 5)}, r"latents must be a tensor of shape \(2, 4, 8, 8\)"),
+        ({"latents": torch.full((2, 4, 8, 8), float("nan"))}, "latents hold NaN"),
     ],
 )
 def test_bad_arguments_are_refused_with_a_clear_message(tiny_pipe, kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        _pictures(tiny_pipe, prompt=["a one", "a two"], **kwargs)
+    with pytest.raises((ValueError, TypeError), match=message):
+        _pictures(tiny_pipe, **{"prompt": ["a one", "a two"], **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # the tiny tokenizer reads 10 tokens: "three" and one "bold" are cut
+        (
+            {"prompt": "a bold bold bold bold bold bold bold bold bold bold three"},
+            "this part was cut and has no effect: 'bold three'",
+        ),
+        (
+            {"prompt": "a one", "negative_prompt": "blurry", "guidance_scale": 1.0},
+            "negative_prompt='blurry' has no effect with guidance_scale=1.0",
+        ),
+        (
+            {"prompt": "a one", "guidance_interval": (0.5, 0.5), "num_inference_steps": 2},
+            r"guidance_interval=\(0.5, 0.5\) holds none of the 2 steps' noise levels",
+        ),
+    ],
+)
+def test_arguments_that_would_do_nothing_are_named_in_a_warning(tiny_pipe, kwargs, message):
+    with pytest.warns(UserWarning, match=message):
+        _pictures(tiny_pipe, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same call made sensible warns of nothing
+        _pictures(tiny_pipe, prompt="a one", negative_prompt="", guidance_scale=1.0)
+        _pictures(tiny_pipe, prompt="a one", negative_prompt="blurry", guidance_scale=4.0)
+
+
+def test_an_incomplete_pipeline_folder_is_named_before_loading(tiny_pipe, tmp_path):
+    import shutil
+
+    tiny_pipe.save_pretrained(tmp_path / "pipe")
+    shutil.copytree(tmp_path / "pipe", tmp_path / "no_unet")
+    shutil.rmtree(tmp_path / "no_unet" / "unet")
+    with pytest.raises(FileNotFoundError, match=r"incomplete: missing unet/ \(its config\)"):
+        pipeline.MiniDiffusionPipeline.from_pretrained(tmp_path / "no_unet")
+    shutil.copytree(tmp_path / "pipe", tmp_path / "no_weights")
+    (tmp_path / "no_weights" / "vae" / "diffusion_pytorch_model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="vae/diffusion_pytorch_model.safetensors"):
+        pipeline.MiniDiffusionPipeline.from_pretrained(str(tmp_path / "no_weights"))
+    with pytest.raises(FileNotFoundError, match="no model_index.json"):
+        pipeline.MiniDiffusionPipeline.from_pretrained(tmp_path / "no_weights" / "vae")
 
 
 def test_unknown_words_are_named_in_a_warning(tiny_pipe):

@@ -66,6 +66,33 @@ def test_an_unknown_papermill_parameter_stops_in_the_first_cells_naming_the_para
     assert failed_at <= 4, f"failed only at code cell {failed_at}"
 
 
+BY_STEM = {p.stem[:2]: p for p in CHAPTERS}
+
+
+@pytest.mark.parametrize(
+    ("chapter", "parameters", "message"),
+    [
+        # 0 used to become the profile's default through `x or default`
+        ("06", {"ablation_epochs": []}, r"ablation_epochs=\[\] must be a non-empty list"),
+        ("07", {"generator_epochs": 0}, "generator_epochs=0 is too small; it must be >= 1"),
+        ("08", {"live_epochs": 0}, "live_epochs=0 is too small; it must be >= 1"),
+        ("08", {"guidance_scales": 4}, "guidance_scales=4 must be a non-empty list"),
+        ("09", {"rl_steps": 0}, "rl_steps=0 is too small; it must be >= 1"),
+        ("09", {"seeds": 1}, 'seeds=1 must be a non-empty list .* -y "seeds: '),
+        ("09", {"seeds": "(1, 2)"}, "seeds='.1, 2.' must be a non-empty list"),
+        ("09", {"reward_weights": [1.0, float("nan"), 1.0]}, r"reward_weights\[1\]=nan"),
+    ],
+)
+def test_zero_and_a_number_for_a_list_stop_in_the_first_cells(
+    chapter, parameters, message, tmp_path
+):
+    path = BY_STEM[chapter]
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        run_notebook(path, tmp_path / path.name, {"profile": "smoke", **parameters})
+    assert "ParameterError" in failure.value.ename
+    assert re.search(message, failure.value.evalue), failure.value.evalue
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_device_cuda_without_a_gpu_stops_in_the_first_cells(path, tmp_path):
     import torch

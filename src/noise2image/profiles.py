@@ -30,6 +30,7 @@ __all__ = [
     "check_choice",
     "check_int",
     "check_float",
+    "check_numbers",
     "pick",
     "resolve_device",
     "seed_everything",
@@ -85,6 +86,31 @@ def check_float(
     return float(_check_number(name, value, (int, float), minimum, maximum))
 
 
+def check_numbers(
+    name: str,
+    values: Any,
+    kind: type = float,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    length: int | None = None,
+) -> tuple:
+    """Return ``values`` as a tuple if it is a non-empty list or tuple of numbers (``kind``
+    ``int``: whole numbers), each within ``[minimum, maximum]``, and of ``length`` items
+    when one is given. A single number or a string is refused with an example of a list
+    (papermill passes ``-p seeds 1`` as the number 1 and ``-p seeds "(1, 2)"`` as text;
+    a list is given with ``-y "seeds: [1, 2, 3]"``)."""
+    example = "[1, 2, 3]" if kind is int else "[0.5, 1.0]"
+    if not isinstance(values, list | tuple) or not values:
+        raise ParameterError(
+            f"{name}={values!r} must be a non-empty list of {kind_name(kind)}s, e.g. {example} "
+            f'(with papermill: -y "{name}: {example}")'
+        )
+    if length is not None and len(values) != length:
+        raise ParameterError(f"{name}={values!r} must hold {length} numbers, not {len(values)}")
+    check = check_int if kind is int else check_float
+    return tuple(check(f"{name}[{i}]", v, minimum, maximum) for i, v in enumerate(values))
+
+
 def pick(profile: str, *, smoke: T, full: T) -> T:
     """The value for ``profile``: ``pick(profile, smoke=2, full=40)``."""
     check_choice("profile", profile, PROFILES)
@@ -128,6 +154,21 @@ class RunSettings:
     def pick(self, *, smoke: T, full: T) -> T:
         """The value for this run's profile."""
         return pick(self.profile, smoke=smoke, full=full)
+
+    def given(self, name: str, value: Any, *, smoke: T, full: T, minimum=None, maximum=None):
+        """A parameter whose ``None`` means "the profile's value" (:meth:`pick`): any other
+        value is checked, never replaced (``0`` is 0, and refused where 0 is not allowed).
+        Lists and tuples are checked item by item, a number as a number of the default's
+        kind (``int`` defaults: whole numbers)."""
+        if value is None:
+            return self.pick(smoke=smoke, full=full)
+        default = full if full is not None else smoke
+        if isinstance(default, list | tuple):
+            kind = int if all(isinstance(v, int) for v in default) else float
+            return check_numbers(name, value, kind, minimum, maximum)
+        if isinstance(default, int):
+            return check_int(name, value, minimum, maximum)
+        return check_float(name, value, minimum, maximum)
 
 
 def _assigned(source: str) -> list[str]:

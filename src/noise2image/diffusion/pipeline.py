@@ -16,8 +16,11 @@ prompt's prediction takes the place of the empty prompt's.
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from diffusers import DiffusionPipeline
@@ -82,7 +85,51 @@ def _as_list(prompt, name: str) -> list[str]:
         raise TypeError(
             f"{name} must be a string or a list of strings, not {type(prompt).__name__}"
         )
+    if not prompt:
+        raise ValueError(f"{name} is an empty list: give a string or at least one string")
     return list(prompt)
+
+
+def _check_generator(generator) -> None:
+    good = generator is None or isinstance(generator, torch.Generator)
+    if isinstance(generator, list):
+        good = bool(generator) and all(isinstance(g, torch.Generator) for g in generator)
+    if not good:
+        raise TypeError(
+            f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)), a "
+            f"list of them (one per picture) or None, not {generator!r}"
+        )
+
+
+_MODEL_FILES = {"vae": "diffusion_pytorch_model", "unet": "diffusion_pytorch_model",
+                "text_encoder": "model"}  # fmt: skip
+
+
+def check_folder(folder: str | os.PathLike) -> Path:
+    """A local pipeline folder ``save_pretrained`` wrote, checked before diffusers reads it:
+    ``model_index.json`` and every component it names, with its config and (for the three
+    networks) safetensors weights. Raises ``FileNotFoundError`` naming what is missing."""
+    folder = Path(folder)
+    index = folder / "model_index.json"
+    if not index.is_file():
+        raise FileNotFoundError(
+            f"{folder} has no model_index.json: not a folder pipe.save_pretrained() wrote"
+        )
+    missing = []
+    for name in json.loads(index.read_text("utf-8")):
+        if name.startswith("_"):
+            continue
+        part = folder / name
+        if not part.is_dir() or not any(part.glob("*.json")):
+            missing.append(f"{name}/ (its config)")
+        elif name in _MODEL_FILES and not any(part.glob(f"{_MODEL_FILES[name]}*.safetensors")):
+            missing.append(f"{name}/{_MODEL_FILES[name]}.safetensors (its weights)")
+    if missing:
+        raise FileNotFoundError(
+            f"the pipeline folder {folder} is incomplete: missing {', '.join(missing)}; "
+            "save it again with pipe.save_pretrained(folder)"
+        )
+    return folder
 
 
 class MiniDiffusionPipeline(DiffusionPipeline):
@@ -97,9 +144,36 @@ class MiniDiffusionPipeline(DiffusionPipeline):
             vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler
         )
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """diffusers' ``from_pretrained``, with a local folder (a ``str`` or a ``Path``)
+        checked first (:func:`check_folder`: an incomplete folder is named, never half
+        loaded) and read from its safetensors files only."""
+        path = pretrained_model_name_or_path
+        if isinstance(path, os.PathLike) or (isinstance(path, str) and Path(path).exists()):
+            path = str(check_folder(path))
+            kwargs.setdefault("use_safetensors", True)
+        return super().from_pretrained(path, **kwargs)
+
     # ------------------------------------------------------------------ text
 
+    def _warn_cut(self, prompts: list[str]) -> None:
+        """diffusers' warning for a prompt longer than the tokenizer's length: name the
+        words that were cut."""
+        limit = self.tokenizer.model_max_length - self.tokenizer.num_special_tokens_to_add()
+        for text in prompts:
+            tokens = self.tokenizer.tokenize(text.lower())
+            if len(tokens) > limit:
+                cut = self.tokenizer.convert_tokens_to_string(tokens[limit:])
+                warnings.warn(
+                    f"the prompt {text!r} is longer than the {limit} tokens (words or word "
+                    f"pieces) the text encoder reads; this part was cut and has no effect: "
+                    f"{cut!r}",
+                    stacklevel=4,
+                )
+
     def _embed(self, prompts: list[str], device) -> torch.Tensor:
+        self._warn_cut(prompts)
         ids = self.tokenizer(
             [p.lower() for p in prompts],
             padding="max_length",
@@ -228,7 +302,7 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         # 1. Check inputs: refuse bad arguments before any work, naming the argument
         self.check_inputs(
             prompt, prompt_embeds, guidance_scale, num_inference_steps, guidance_rescale,
-            guidance_interval, output_type, num_images_per_prompt,
+            guidance_interval, output_type, num_images_per_prompt, generator, negative_prompt,
         )  # fmt: skip
 
         # 2. Define call parameters
@@ -246,11 +320,13 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         # 4. Prepare timesteps
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = self.scheduler.timesteps
+        self._check_interval(guidance_interval, timesteps, guided)
 
         # 5. Prepare latent variables
         if latents is None:
             latents = self.prepare_latents(batch, generator, device)
         else:
+            self._check_latents(latents, batch)
             latents = latents.to(device)
 
         # 6. Denoising loop
@@ -298,6 +374,8 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         guidance_interval,
         output_type,
         num_images_per_prompt,
+        generator=None,
+        negative_prompt=None,
     ) -> None:
         """Raise ``ValueError`` naming the argument and what is allowed (as diffusers'
         pipelines do), before any work. The numbers go through the course's one checker
@@ -310,19 +388,54 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         check_int("num_inference_steps", num_inference_steps, minimum=1)
         if not isinstance(guidance_interval, list | tuple) or len(guidance_interval) != 2:
             raise ValueError(
-                f"guidance_interval must be (low, high) with 0 <= low <= high, "
-                f"got {guidance_interval!r}"
+                f"guidance_interval must be (low, high) noise levels with 0 <= low <= high "
+                f"<= 1, got {guidance_interval!r}"
             )
-        low = check_float("guidance_interval[0]", guidance_interval[0], minimum=0.0)
-        if check_float("guidance_interval[1]", guidance_interval[1], minimum=0.0) < low:
+        low = check_float("guidance_interval[0]", guidance_interval[0], minimum=0.0, maximum=1.0)
+        high = check_float("guidance_interval[1]", guidance_interval[1], minimum=0.0, maximum=1.0)
+        if high < low:
             raise ValueError(
-                f"guidance_interval must be (low, high) with 0 <= low <= high, "
-                f"got {guidance_interval!r}"
+                f"guidance_interval must be (low, high) noise levels with 0 <= low <= high "
+                f"<= 1, got {guidance_interval!r}"
             )
         check_float("guidance_rescale", guidance_rescale, minimum=0.0, maximum=1.0)
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
         check_int("num_images_per_prompt", num_images_per_prompt, minimum=1)
+        _check_generator(generator)
+        texts = [negative_prompt] if isinstance(negative_prompt, str) else negative_prompt or []
+        if any(texts) and guidance_scale <= 1:
+            warnings.warn(
+                f"negative_prompt={negative_prompt!r} has no effect with guidance_scale="
+                f"{guidance_scale}: the negative prompt acts through guidance, which needs "
+                "guidance_scale > 1",
+                stacklevel=3,
+            )
+
+    def _check_latents(self, latents: torch.Tensor, batch: int) -> None:
+        config = self.unet.config
+        shape = (batch, config.in_channels, config.sample_size, config.sample_size)
+        if not isinstance(latents, torch.Tensor) or tuple(latents.shape) != shape:
+            got = tuple(latents.shape) if isinstance(latents, torch.Tensor) else type(latents)
+            raise ValueError(
+                f"latents must be a tensor of shape {shape} (pictures x channels x size x "
+                f"size), got {got}"
+            )
+        if not torch.isfinite(latents).all():
+            raise ValueError("latents hold NaN or infinity: they must be finite numbers")
+
+    def _check_interval(self, interval, timesteps, guided: bool) -> None:
+        if not guided:
+            return
+        levels = self.scheduler.config.num_train_timesteps
+        low, high = interval
+        if not any(low <= float(t) / levels <= high for t in timesteps):
+            warnings.warn(
+                f"guidance_interval={tuple(interval)} holds none of the {len(timesteps)} "
+                f"steps' noise levels (from {float(timesteps[0]) / levels:.3g} to "
+                f"{float(timesteps[-1]) / levels:.3g}): no step is guided",
+                stacklevel=3,
+            )
 
 
 # ----------------------------------------------------------------------------- traces
