@@ -240,3 +240,50 @@ def test_a_running_cluster_is_reached_by_its_scheduler_address(tmp_path):
     assert table["double"].tolist() == [2, 4]
     with pytest.raises(ParameterError, match="one of workers, scheduler or client"):
         sweeps.sweep(source, {"x": [1]}, tmp_path / "two", workers=1, scheduler="tcp://x:1")
+
+
+def test_a_dead_kernel_is_retried_reported_and_the_other_runs_still_run(tmp_path):
+    # x=1 kills its kernel as MKL does on NaN (a segfault): the serial sweep retries it,
+    # reports it, runs x=2, and writes the table of the runs that worked and the failures
+    log = tmp_path / "runs.log"
+    code = "import os, signal\nif x == 1:\n    os.kill(os.getpid(), signal.SIGSEGV)\n" + RECORD
+    source = notebook(tmp_path, code)
+    out = tmp_path / "out"
+    with pytest.raises(sweeps.SweepError) as failed:
+        sweeps.sweep(source, {"x": [1, 2]}, out, {"log": str(log)}, progress=False, retries=1)
+    message = str(failed.value)
+    assert "1 of 2 runs of tiny.ipynb failed" in message
+    assert "tiny-001.ipynb {'x': 1}: DeadKernelError" in message and "tried 2 times" in message
+    assert runs(log) == [1, 1, 2], "the dead run was tried twice, the other once"
+    assert not (out / "sweep.csv").exists()
+    assert pd.read_csv(out / "sweep.partial.csv")["double"].tolist() == [4]
+    assert "tiny-001.ipynb {'x': 1}: DeadKernelError" in (out / "failures.txt").read_text()
+    assert "sweep.partial.csv" in message and "failures.txt" in message
+
+
+def test_a_full_disk_is_reported_with_the_path_and_the_other_runs_still_run(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    real = sweeps.mark_done
+
+    def full_disk(point, executed, seconds):
+        if point.number == 1:
+            raise OSError(errno.ENOSPC, "No space left on device", str(point.output))
+        real(point, executed, seconds)
+
+    monkeypatch.setattr(sweeps, "mark_done", full_disk)
+    source = notebook(tmp_path, RECORD)
+    out = tmp_path / "out"
+    with pytest.raises(sweeps.SweepError) as failed:
+        sweeps.sweep(source, {"x": [1, 2]}, out, progress=False)
+    assert f"OSError writing {out / 'tiny-001.ipynb'}: No space left on device" in str(
+        failed.value
+    )
+    assert pd.read_csv(out / "sweep.partial.csv")["double"].tolist() == [4]
+    # the disk freed, a rerun runs the missing point, writes the table, drops the partial files
+    monkeypatch.setattr(sweeps, "mark_done", real)
+    table = sweeps.sweep(source, {"x": [1, 2]}, out, progress=False)
+    assert table["double"].tolist() == [2, 4] and (out / "sweep.csv").exists()
+    assert not (out / "sweep.partial.csv").exists() and not (out / "failures.txt").exists()

@@ -201,3 +201,19 @@ def test_clarity_is_its_factors_times_100_and_the_reference_scores_one_on_each(r
     assert metrics.clarity_score(blurred, reference) == pytest.approx(
         100 * sharp * coherent * clean, rel=1e-12
     )
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_pictures_holding_nan_or_infinity_are_refused_before_any_metric(bad):
+    # NaN reaching FID's matrix square root (MKL) can kill the kernel instead of raising
+    good = torch.rand(8, 1, 28, 28)
+    broken = good.clone()
+    broken[3, 0, 5, 5] = bad
+    for call in (
+        lambda: metrics.fid(good, broken),
+        lambda: metrics.kid(broken, good),
+        lambda: metrics.inception_score(broken),
+        lambda: metrics.recognisability(broken),
+    ):
+        with pytest.raises(ValueError, match="1 of 8 pictures hold NaN or infinity"):
+            call()

@@ -65,6 +65,7 @@ __all__ = [
     "clarity_score",
     "clarity_factors",
     "edge_statistics",
+    "check_pictures",
     "fid",
     "kid",
     "inception_score",
@@ -217,6 +218,20 @@ def _own_randomness(seed: int = 0):
         yield
 
 
+def check_pictures(name: str, images: torch.Tensor) -> torch.Tensor:
+    """Refuse pictures holding NaN or infinity before a metric sees them: in the matrix
+    square root of FID, NaN reaching MKL can kill the process instead of raising."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of pictures, not {type(images).__name__}")
+    if images.is_floating_point() and not torch.isfinite(images).all():
+        bad = int((~torch.isfinite(images)).flatten(1).any(1).sum())
+        raise ValueError(
+            f"{name}: {bad} of {len(images)} pictures hold NaN or infinity (a diverged "
+            "training or an overflowing guidance scale?): no metric is computed from them"
+        )
+    return images
+
+
 def _batches(images: torch.Tensor, size: int = 500):
     for i in range(0, len(images), size):
         yield images[i : i + size]
@@ -227,6 +242,7 @@ def fid(real: torch.Tensor, fake: torch.Tensor, net: nn.Module | None = None) ->
     """Fréchet distance between feature statistics of ``real`` and ``fake`` (lower is better)."""
     from torchmetrics.image.fid import FrechetInceptionDistance
 
+    check_pictures("real", real), check_pictures("fake", fake)
     net = _net(net, fake)
     real, fake = real.cpu(), fake.cpu()
     metric = FrechetInceptionDistance(
@@ -246,6 +262,7 @@ def kid(
     """Kernel distance (mean, std over subsets) between ``real`` and ``fake`` features."""
     from torchmetrics.image.kid import KernelInceptionDistance
 
+    check_pictures("real", real), check_pictures("fake", fake)
     net = _net(net, fake)
     real, fake = real.cpu(), fake.cpu()
     size = min(len(real), len(fake), 1000)
@@ -266,6 +283,7 @@ def inception_score(images: torch.Tensor, net: nn.Module | None = None) -> float
     """exp(E KL(p(y|x) || p(y))) with the course classifier: 1 (useless) to 10 (ideal digits)."""
     from torchmetrics.image.inception import InceptionScore
 
+    check_pictures("images", images)
     net = _net(net, images)
     images = images.cpu()
     with warnings.catch_warnings():
@@ -288,6 +306,7 @@ def recognisability(
     A proxy for "a person would recognise this as a digit", not user satisfaction.
     """
     check_float("threshold", threshold, minimum=0.0, maximum=1.0)
+    check_pictures("images", images)
     net = _net(net, images)
     device = _device(net)
     confident = [

@@ -110,20 +110,59 @@ def mark_done(point: SweepPoint, executed: str | dict, seconds: float) -> None:
         handle.write((json.dumps(book, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-def _run_serially(notebook, points, name, threads, bar, failures) -> dict[int, float]:
+def _run_serially(notebook, points, name, threads, bar, failures, retries=2) -> dict[int, float]:
+    """Run ``points`` one after another. A failing cell is a failure at once (a rerun would
+    fail the same way); a dead kernel (a crash in a library, the memory killer) is retried
+    ``retries`` times, as the cluster does; a full disk is a failure that names the path.
+    Every other run still runs."""
     import papermill
 
     seconds = {}
     for point in points:
-        try:
-            result = run_notebook(notebook, point.output, point.parameters, threads=threads)
-        except papermill.PapermillExecutionError as error:
-            failures[point.number] = f"{error.ename}: {error.evalue}"
-        else:
-            mark_done(point, point.output.read_text("utf-8"), result.seconds)
-            seconds[point.number] = result.seconds
+        for attempt in range(retries + 1):
+            try:
+                result = run_notebook(notebook, point.output, point.parameters, threads=threads)
+                mark_done(point, point.output.read_text("utf-8"), result.seconds)
+            except papermill.PapermillExecutionError as error:
+                failures[point.number] = f"{error.ename}: {error.evalue}"
+            except OSError as error:  # no space left, a folder that cannot be written
+                failures[point.number] = (
+                    f"{type(error).__name__} writing {error.filename or point.output}: "
+                    f"{error.strerror or error}"
+                )
+            except Exception as error:  # noqa: BLE001 - a dead kernel: retry, then report
+                failures[point.number] = (
+                    f"{type(error).__name__}: {error} (the kernel died; tried {attempt + 1} "
+                    f"time{'s' if attempt else ''})"
+                )
+                continue
+            else:
+                failures.pop(point.number, None)
+                seconds[point.number] = result.seconds
+            break
         bar.update()
     return seconds
+
+
+def _write_partial(out: Path, rows: list[dict], lines: list[str]) -> list[Path]:
+    """After failed runs: the table of the runs that worked and the list of the failures,
+    beside the executed copies (never ``sweep.csv``, which means "every run worked")."""
+    import pandas as pd
+
+    from .checkpoints import atomic_write
+
+    written = []
+    try:
+        if rows:
+            with atomic_write(out / "sweep.partial.csv") as handle:
+                handle.write(pd.DataFrame(rows).to_csv(index=False).encode("utf-8"))
+            written.append(out / "sweep.partial.csv")
+        with atomic_write(out / "failures.txt") as handle:
+            handle.write(("\n".join(line.strip() for line in lines) + "\n").encode("utf-8"))
+        written.append(out / "failures.txt")
+    except OSError:  # a full disk: the error message below still lists the failures
+        pass
+    return written
 
 
 def sweep(
@@ -153,7 +192,9 @@ def sweep(
     ``threads_per_run`` sets each kernel's thread count on every path, so a run gives the
     same numbers here and there. A run whose copy in ``out`` already holds the same
     notebook, parameters, thread count and a record is not run again (a rerun resumes).
-    If any run failed, no table is written and :class:`SweepError` lists the failures.
+    A failing run never stops the others (a dead kernel is retried ``retries`` times). If
+    any run failed, ``sweep.csv`` is not written: ``sweep.partial.csv`` holds the runs that
+    worked, ``failures.txt`` the failures, and :class:`SweepError` lists them.
     """
     import pandas as pd
 
@@ -175,7 +216,7 @@ def sweep(
                 scheduler=scheduler, client=client, threads=threads_per_run, retries=retries,
             )  # fmt: skip
         elif todo:
-            seconds |= _run_serially(notebook, todo, name, threads_per_run, bar, failures)
+            seconds |= _run_serially(notebook, todo, name, threads_per_run, bar, failures, retries)
     rows = []
     for point in points:
         if point.number in failures:
@@ -190,13 +231,19 @@ def sweep(
             f"  {points[number - 1].output.name} {points[number - 1].chosen}: {error}"
             for number, error in sorted(failures.items())
         ]
+        written = _write_partial(out, rows, lines)
         raise SweepError(
-            f"{len(failures)} of {len(points)} runs of {notebook.name} failed, so no table "
-            "was written (the runs that worked are kept, and a rerun skips them):\n"
-            + "\n".join(lines)
+            f"{len(failures)} of {len(points)} runs of {notebook.name} failed, so sweep.csv "
+            f"was not written; written instead: {', '.join(str(p) for p in written) or 'nothing'}"
+            " (the runs that worked are kept, and a rerun skips them):\n" + "\n".join(lines)
         )
     table = pd.DataFrame(rows)
-    table.to_csv(out / "sweep.csv", index=False)
+    from .checkpoints import atomic_write
+
+    with atomic_write(out / "sweep.csv") as handle:
+        handle.write(table.to_csv(index=False).encode("utf-8"))
+    for stale in ("sweep.partial.csv", "failures.txt"):  # this sweep's own, now out of date
+        (out / stale).unlink(missing_ok=True)
     return table
 
 

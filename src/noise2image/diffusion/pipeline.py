@@ -90,6 +90,19 @@ def _as_list(prompt, name: str) -> list[str]:
     return list(prompt)
 
 
+def _warn(message: str) -> None:
+    """A warning pointing at the caller's line (the first frame outside this module and
+    torch's ``no_grad`` wrapper), not at the pipeline's insides."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (
+        frame.f_code.co_filename == __file__ or "torch" in Path(frame.f_code.co_filename).parts
+    ):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level + 1)
+
+
 def _check_generator(generator) -> None:
     good = generator is None or isinstance(generator, torch.Generator)
     if isinstance(generator, list):
@@ -165,11 +178,10 @@ class MiniDiffusionPipeline(DiffusionPipeline):
             tokens = self.tokenizer.tokenize(text.lower())
             if len(tokens) > limit:
                 cut = self.tokenizer.convert_tokens_to_string(tokens[limit:])
-                warnings.warn(
+                _warn(
                     f"the prompt {text!r} is longer than the {limit} tokens (words or word "
                     f"pieces) the text encoder reads; this part was cut and has no effect: "
-                    f"{cut!r}",
-                    stacklevel=4,
+                    f"{cut!r}"
                 )
 
     def _embed(self, prompts: list[str], device) -> torch.Tensor:
@@ -186,9 +198,8 @@ class MiniDiffusionPipeline(DiffusionPipeline):
     def _warn_unknown(self, *texts) -> None:
         words = unknown_words(self.tokenizer, [t for group in texts for t in group])
         if words:
-            warnings.warn(
-                "words the model does not know (ignored as an unknown token): " + ", ".join(words),
-                stacklevel=4,
+            _warn(
+                "words the model does not know (ignored as an unknown token): " + ", ".join(words)
             )
 
     @torch.no_grad()
@@ -350,7 +361,12 @@ class MiniDiffusionPipeline(DiffusionPipeline):
             if callback_on_step_end is not None:
                 callback_on_step_end(self, i, t, {"latents": latents, "noise_pred": pred})
 
-        # 7. Decode the latents into pictures
+        # 7. Decode the latents into pictures (refused if the denoising overflowed)
+        if not torch.isfinite(latents).all():
+            raise FloatingPointError(
+                f"the latents overflowed to NaN or infinity during denoising (guidance_scale="
+                f"{guidance_scale}, guidance_rescale={guidance_rescale}): lower guidance_scale"
+            )
         if output_type == "latent":
             images = latents
         else:
@@ -404,12 +420,12 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         check_int("num_images_per_prompt", num_images_per_prompt, minimum=1)
         _check_generator(generator)
         texts = [negative_prompt] if isinstance(negative_prompt, str) else negative_prompt or []
-        if any(texts) and guidance_scale <= 1:
-            warnings.warn(
-                f"negative_prompt={negative_prompt!r} has no effect with guidance_scale="
+        texts = list(dict.fromkeys(t for t in texts if t))  # the distinct non-empty ones
+        if texts and guidance_scale <= 1:
+            _warn(
+                f"negative_prompt {', '.join(map(repr, texts))} has no effect with guidance_scale="
                 f"{guidance_scale}: the negative prompt acts through guidance, which needs "
-                "guidance_scale > 1",
-                stacklevel=3,
+                "guidance_scale > 1"
             )
 
     def _check_latents(self, latents: torch.Tensor, batch: int) -> None:
@@ -430,11 +446,10 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         levels = self.scheduler.config.num_train_timesteps
         low, high = interval
         if not any(low <= float(t) / levels <= high for t in timesteps):
-            warnings.warn(
+            _warn(
                 f"guidance_interval={tuple(interval)} holds none of the {len(timesteps)} "
                 f"steps' noise levels (from {float(timesteps[0]) / levels:.3g} to "
-                f"{float(timesteps[-1]) / levels:.3g}): no step is guided",
-                stacklevel=3,
+                f"{float(timesteps[-1]) / levels:.3g}): no step is guided"
             )
 
 
