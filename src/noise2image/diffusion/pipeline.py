@@ -4,7 +4,7 @@
 Stable Diffusion by name (``vae``, ``text_encoder``, ``tokenizer``, ``unet``, ``scheduler``)
 and the call a Stable Diffusion user knows::
 
-    pipe = load_shipped()
+    pipe = load_shipped().pipeline   # load_shipped returns the pipeline with its record
     out = pipe(["a seven", "a bold digit"], negative_prompt=["", "seven"],
                guidance_scale=4.0, num_inference_steps=25,
                generator=torch.Generator().manual_seed(0))
