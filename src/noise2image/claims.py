@@ -1,0 +1,287 @@
+"""One rule for every "held / not held" in the course.
+
+A chapter states a claim ("the quality negative at least halves the degraded share"),
+measures it, and labels it with one of four verdicts:
+
+* ``"held"`` -- the evidence is on the claimed side beyond chance: the 95 % interval of a
+  share (or of a difference of shares) lies wholly on the claimed side of the bar, or every
+  seed's value does, beyond the seed-to-seed spread and the cross-CPU drift;
+* ``"not held"`` -- the same evidence on the other side;
+* ``"not shown"`` -- neither: the interval straddles the bar, or the seeds disagree. This
+  is the honest verdict for 6 against 1 degraded pictures of 500;
+* ``"not testable here"`` -- the course's scale makes the claim meaningless; the reason is
+  kept as data.
+
+Shares of pictures are counts (``k`` of ``n``, pooled over the seeds: every picture is a
+fresh draw of noise) with Wilson score intervals; a difference or a ratio of two shares
+(``p_b - factor * p_a``) gets the MOVER interval built from the two Wilson intervals
+(Newcombe 1998; Zou & Donner 2008), which stays sensible for small counts. A number that
+is not a share (FID, clarity) is measured once per seed, and its rule asks every seed.
+
+>>> from noise2image import claims
+>>> claims.share_ratio("halves the degraded share", 6, 500, 1, 500, factor=0.5).verdict
+'not shown'
+>>> claims.share_ratio("halves the degraded share", 60, 500, 10, 500, factor=0.5).verdict
+'held'
+
+Every verdict is a :class:`Verdict` row with its numbers, its n, its interval and its
+rule's name; :func:`table` makes a chapter's claims table of them and :func:`summary` the
+sentence that counts them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from .profiles import ParameterError, check_choice, check_float, check_int
+
+__all__ = [
+    "HELD",
+    "NOT_HELD",
+    "NOT_SHOWN",
+    "NOT_TESTABLE",
+    "VERDICTS",
+    "RULES",
+    "Verdict",
+    "wilson",
+    "mover",
+    "ratio_interval",
+    "share_bar",
+    "share_ratio",
+    "share_drop",
+    "seeds_bar",
+    "seeds_difference",
+    "not_testable",
+    "table",
+    "summary",
+]
+
+HELD, NOT_HELD, NOT_SHOWN, NOT_TESTABLE = "held", "not held", "not shown", "not testable here"
+VERDICTS = (HELD, NOT_HELD, NOT_SHOWN, NOT_TESTABLE)
+Z95 = 1.959963984540054
+"""The normal quantile of a two-sided 95 % interval."""
+
+RULES = {
+    "share vs bar": "95 % Wilson interval of the share wholly past the bar",
+    "share ratio": "95 % interval of p_after / p_before (MOVER) wholly past the factor",
+    "share drop": "95 % MOVER interval of p_before - p_after wholly on one side of the bar",
+    "seeds vs bar": "every seed past the bar by more than the cross-CPU drift",
+    "seeds difference": (
+        "every seed's difference on one side, its mean beyond the seed-to-seed spread "
+        "and the cross-CPU drift"
+    ),
+    "not testable": "the course's scale makes the claim meaningless here",
+}
+"""Each rule's name (in every verdict row) and what it asks."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One claim, decided: the measured value, its 95 % interval (``low``, ``high``; for
+    seeds, the smallest and largest seed), ``n`` (pictures, or seeds), the rule's name, the
+    verdict and, in words, the counts or values it rests on."""
+
+    claim: str
+    measured: float | None
+    low: float | None
+    high: float | None
+    n: int | None
+    rule: str
+    verdict: str
+    detail: str = ""
+
+    def row(self) -> dict:
+        return asdict(self)
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a share ``k / n`` (95 % by default): never outside
+    [0, 1], and not empty at ``k = 0`` or ``k = n`` as the normal approximation is."""
+    check_int("n", n, minimum=1)
+    check_int("k", k, minimum=0, maximum=n)
+    check_float("z", z, minimum=0.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mover(
+    k_a: int, n_a: int, k_b: int, n_b: int, factor: float = 1.0, z: float = Z95
+) -> tuple[float, float, float]:
+    """``p_b - factor * p_a`` and its 95 % MOVER interval from the two Wilson intervals
+    (``factor`` 1: Newcombe's interval of a difference of shares)."""
+    check_float("factor", factor, minimum=0.0)
+    p_a, p_b = k_a / check_int("n_a", n_a, minimum=1), k_b / check_int("n_b", n_b, minimum=1)
+    (l_a, u_a), (l_b, u_b) = wilson(k_a, n_a, z), wilson(k_b, n_b, z)
+    d = p_b - factor * p_a
+    low = d - math.sqrt((p_b - l_b) ** 2 + (factor * (u_a - p_a)) ** 2)
+    high = d + math.sqrt((u_b - p_b) ** 2 + (factor * (p_a - l_a)) ** 2)
+    return d, low, high
+
+
+def _side(low: float, high: float, bar: float, direction: str) -> str:
+    """``held`` when [low, high] is wholly on the claimed side of ``bar``, ``not held`` when
+    wholly on the other, else ``not shown``. ``direction``: ``"above"`` or ``"below"``."""
+    check_choice("direction", direction, ("above", "below"))
+    if direction == "above":
+        return HELD if low > bar else NOT_HELD if high < bar else NOT_SHOWN
+    return HELD if high < bar else NOT_HELD if low > bar else NOT_SHOWN
+
+
+def _count(k, n) -> str:
+    return f"{k} of {n} ({100 * k / n:.1f} %)"
+
+
+def share_bar(claim: str, k: int, n: int, bar: float, direction: str = "above") -> Verdict:
+    """A share claimed to be above (or below) ``bar``: e.g. "classified as asked >= 95 %"
+    with ``k`` of ``n`` pictures."""
+    check_float("bar", bar, minimum=0.0, maximum=1.0)
+    low, high = wilson(k, n)
+    return Verdict(claim, k / n, low, high, n, "share vs bar",
+                   _side(low, high, bar, direction), _count(k, n))  # fmt: skip
+
+
+def ratio_interval(
+    k_before: int, n_before: int, k_after: int, n_after: int, z: float = Z95
+) -> tuple[float, float]:
+    """The 95 % interval of ``p_after / p_before``: every factor ``f`` whose MOVER interval
+    of ``p_after - f * p_before`` holds 0 (found by bisection; ``inf`` above when
+    ``k_before`` is 0, where no ratio is bounded)."""
+
+    def bounds(f):
+        return mover(k_before, n_before, k_after, n_after, f, z)[1:]
+
+    def solve(side: int) -> float:  # the f where bounds(f)[side] crosses 0 (decreasing)
+        if bounds(0.0)[side] <= 0:
+            return 0.0
+        top = 1.0
+        while bounds(top)[side] > 0:
+            top *= 2
+            if top > 1e12:
+                return math.inf
+        bottom = 0.0
+        for _ in range(80):
+            middle = (bottom + top) / 2
+            bottom, top = (middle, top) if bounds(middle)[side] > 0 else (bottom, middle)
+        return (bottom + top) / 2
+
+    return solve(0), solve(1)
+
+
+def share_ratio(
+    claim: str, k_before: int, n_before: int, k_after: int, n_after: int, factor: float
+) -> Verdict:
+    """A share claimed to fall to at most ``factor`` of what it was ("at least halves":
+    0.5; "to a quarter": 0.25). ``measured`` is ``p_after / p_before`` with its 95 %
+    interval (:func:`ratio_interval`): held when the interval lies wholly below ``factor``,
+    not held when wholly above."""
+    check_float("factor", factor, minimum=0.0)
+    low, high = ratio_interval(k_before, n_before, k_after, n_after)
+    p_before, p_after = k_before / n_before, k_after / n_after
+    ratio = p_after / p_before if p_before else math.inf
+    detail = f"{_count(k_before, n_before)} -> {_count(k_after, n_after)}"
+    return Verdict(claim, ratio, low, high, n_before + n_after, "share ratio",
+                   _side(low, high, factor, "below"), detail)  # fmt: skip
+
+
+def share_drop(
+    claim: str, k_before: int, n_before: int, k_after: int, n_after: int, most: float
+) -> Verdict:
+    """A share claimed to fall by at most ``most`` (e.g. 0.02: "down by <= 2 points"): held
+    when the interval of ``p_before - p_after`` is wholly below ``most``."""
+    d, low, high = mover(k_after, n_after, k_before, n_before)  # p_before - p_after
+    detail = f"{_count(k_before, n_before)} -> {_count(k_after, n_after)}"
+    return Verdict(claim, d, low, high, n_before + n_after, "share drop",
+                   _side(low, high, most, "below"), detail)  # fmt: skip
+
+
+def _values(name: str, values: Sequence[float]) -> list[float]:
+    if not isinstance(values, Sequence) or isinstance(values, str) or not values:
+        raise ParameterError(f"{name} must be a non-empty list of numbers, one per seed")
+    return [check_float(f"{name}[{i}]", v) for i, v in enumerate(values)]
+
+
+def seeds_bar(
+    claim: str, values: Sequence[float], bar: float, direction: str = "above", drift: float = 0.0
+) -> Verdict:
+    """A number claimed above (or below) ``bar``, measured once per seed: held when every
+    seed is past the bar by more than ``drift`` (the cross-CPU drift of the number), not
+    held when every seed misses it by more than ``drift``, else not shown."""
+    values = _values("values", values)
+    check_float("drift", drift, minimum=0.0)
+    check_choice("direction", direction, ("above", "below"))
+    sign = 1 if direction == "above" else -1
+    if all(sign * (v - bar) > drift for v in values):
+        verdict = HELD
+    elif all(sign * (bar - v) > drift for v in values):
+        verdict = NOT_HELD
+    else:
+        verdict = NOT_SHOWN
+    low, high = min(values), max(values)
+    mean = sum(values) / len(values)
+    detail = ", ".join(f"{v:.3g}" for v in values)
+    return Verdict(claim, mean, low, high, len(values), "seeds vs bar", verdict, detail)
+
+
+def seeds_difference(
+    claim: str,
+    before: Sequence[float],
+    after: Sequence[float],
+    direction: str = "above",
+    drift: float = 0.0,
+) -> Verdict:
+    """``after`` claimed higher (``direction="above"``) or lower than ``before``, both
+    measured on the same seeds: held when every seed's difference is on the claimed side and
+    the mean difference is larger than the seed-to-seed spread (largest minus smallest, of
+    either) and than ``drift``; not held when all of that holds on the other side; else not
+    shown. ``measured`` is the mean difference, ``low`` / ``high`` the seeds' extremes."""
+    before, after = _values("before", before), _values("after", after)
+    if len(before) != len(after):
+        raise ParameterError(
+            f"before and after must hold one value per seed each, not {len(before)} and "
+            f"{len(after)}"
+        )
+    check_float("drift", drift, minimum=0.0)
+    diffs = [b - a for a, b in zip(before, after, strict=True)]
+    mean = sum(diffs) / len(diffs)
+    spread = max(max(before) - min(before), max(after) - min(after), drift)
+    check_choice("direction", direction, ("above", "below"))
+    sign = 1 if direction == "above" else -1
+    if all(sign * d > 0 for d in diffs) and sign * mean > spread:
+        verdict = HELD
+    elif all(sign * d < 0 for d in diffs) and -sign * mean > spread:
+        verdict = NOT_HELD
+    else:
+        verdict = NOT_SHOWN
+    detail = f"{mean:+.3g} (seeds {min(diffs):+.3g} to {max(diffs):+.3g}, spread {spread:.3g})"
+    return Verdict(claim, mean, min(diffs), max(diffs), len(diffs), "seeds difference",
+                   verdict, detail)  # fmt: skip
+
+
+def not_testable(claim: str, reason: str) -> Verdict:
+    """A claim the course's scale cannot test, with the reason as data."""
+    if not reason:
+        raise ParameterError("reason must say why the claim cannot be tested here")
+    return Verdict(claim, None, None, None, None, "not testable", NOT_TESTABLE, reason)
+
+
+def table(verdicts: Sequence[Verdict]):
+    """The claims table: one row per claim, its verdict, rule, n, value and interval."""
+    import pandas as pd
+
+    rows = [v.row() for v in verdicts]
+    frame = pd.DataFrame(rows).set_index("claim")
+    return frame[["verdict", "measured", "low", "high", "n", "detail", "rule"]]
+
+
+def summary(verdicts: Sequence[Verdict]) -> dict[str, str]:
+    """Counts and lists for a chapter's glued sentence: ``{"held": "3 of 11", "not held":
+    "claim; claim", ...}`` ("none" for an empty list)."""
+    out = {"held": f"{sum(v.verdict == HELD for v in verdicts)} of {len(verdicts)}"}
+    for verdict in (NOT_HELD, NOT_SHOWN, NOT_TESTABLE):
+        names = [v.claim for v in verdicts if v.verdict == verdict]
+        out[verdict] = "; ".join(names) if names else "none"
+    return out

@@ -1,0 +1,111 @@
+"""The course's one claims rule on constructed data: a clear win, a tie within noise, a
+clear loss, small counts, seeds that disagree, and refusals of bad input."""
+
+import math
+
+import pytest
+
+from noise2image import claims
+from noise2image.profiles import ParameterError
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (3, 10), (10, 10), (6, 500), (481, 500)])
+def test_wilson_matches_scipy(k, n):
+    stats = pytest.importorskip("scipy.stats")
+    expected = stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
+    low, high = claims.wilson(k, n)
+    assert low == pytest.approx(expected.low, abs=1e-9)
+    assert high == pytest.approx(expected.high, abs=1e-9)
+
+
+def test_a_difference_of_shares_has_newcombes_interval():
+    # Newcombe (1998), table II, example (a): 56/70 - 48/80 = 0.2, 95 % CI 0.0524 to 0.3339
+    d, low, high = claims.mover(48, 80, 56, 70)
+    assert d == pytest.approx(0.2)
+    assert low == pytest.approx(0.0524, abs=5e-4) and high == pytest.approx(0.3339, abs=5e-4)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "verdict"),
+    [
+        ((60, 500), (10, 500), "held"),  # a clear win: 12 % -> 2 %
+        ((60, 500), (40, 500), "not shown"),  # 12 % -> 8 %: fell, but not surely by half
+        ((60, 500), (55, 500), "not held"),  # a clear loss: hardly fell
+        ((6, 500), (1, 500), "not shown"),  # chapter 8's "halved": 6 against 1 of 500
+        ((0, 500), (3, 500), "not held"),  # nothing to halve, and it rose
+    ],
+)
+def test_a_share_said_to_halve(before, after, verdict):
+    row = claims.share_ratio("halves", *before, *after, factor=0.5)
+    assert row.verdict == verdict
+    assert row.rule == "share ratio" and row.n == before[1] + after[1]
+    assert row.low <= row.measured <= row.high or math.isinf(row.measured)
+    assert "of 500" in row.detail
+
+
+@pytest.mark.parametrize(("k", "verdict"), [(495, "held"), (480, "not shown"), (440, "not held")])
+def test_a_share_against_a_bar(k, verdict):
+    row = claims.share_bar("classified as asked >= 95 %", k, 500, 0.95)
+    assert row.verdict == verdict and row.n == 500 and row.low < k / 500 < row.high
+
+
+def test_a_drop_of_at_most_two_points():
+    assert claims.share_drop("down <= 2", 495, 500, 496, 500, 0.02).verdict == "held"
+    assert claims.share_drop("down <= 2", 490, 500, 470, 500, 0.02).verdict == "not shown"
+    assert claims.share_drop("down <= 2", 490, 500, 400, 500, 0.02).verdict == "not held"
+
+
+def test_seeds_decide_only_when_they_agree_beyond_the_spread_and_the_drift():
+    up = claims.seeds_difference("up", [1.0, 1.1, 1.05], [2.0, 2.1, 2.2])
+    assert (up.verdict, up.n, up.measured) == ("held", 3, pytest.approx(1.05))
+    tie = claims.seeds_difference("up", [1.0, 1.5, 1.2], [1.3, 1.1, 1.4])
+    assert tie.verdict == "not shown"
+    down = claims.seeds_difference("up", [2.0, 2.1, 2.2], [1.0, 1.1, 1.05])
+    assert down.verdict == "not held"
+    # every seed agrees, but the mean change is within the seed-to-seed spread
+    small = claims.seeds_difference("up", [1.0, 1.5, 2.0], [1.1, 1.6, 2.1])
+    assert small.verdict == "not shown"
+    # ... or within the cross-CPU drift
+    assert claims.seeds_difference("up", [1.0] * 3, [1.2] * 3, drift=0.3).verdict == "not shown"
+    assert claims.seeds_bar("FID <= 2", [1.5, 1.7, 1.9], 2.0, "below").verdict == "held"
+    assert claims.seeds_bar("FID <= 2", [1.5, 2.1, 1.9], 2.0, "below").verdict == "not shown"
+    assert claims.seeds_bar("FID <= 2", [2.5, 2.1, 2.9], 2.0, "below").verdict == "not held"
+    assert claims.seeds_bar("FID <= 2", [1.5, 1.7, 1.9], 2.0, "below", 0.2).verdict == "not shown"
+
+
+def test_not_testable_keeps_its_reason_and_the_table_and_summary_count_every_verdict():
+    rows = [
+        claims.share_bar("a", 495, 500, 0.95),
+        claims.share_bar("b", 440, 500, 0.95),
+        claims.share_ratio("c", 6, 500, 1, 500, 0.5),
+        claims.not_testable("d", "the course has no users to ask"),
+    ]
+    table = claims.table(rows)
+    assert list(table["verdict"]) == ["held", "not held", "not shown", "not testable here"]
+    assert table.loc["d", "detail"] == "the course has no users to ask"
+    assert list(table.columns) == ["verdict", "measured", "low", "high", "n", "detail", "rule"]
+    assert claims.summary(rows) == {
+        "held": "1 of 4",
+        "not held": "b",
+        "not shown": "c",
+        "not testable here": "d",
+    }
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: claims.wilson(3, 0),
+        lambda: claims.wilson(11, 10),
+        lambda: claims.share_bar("x", 5, 10, float("nan")),
+        lambda: claims.share_ratio("x", 5, 10, 2, 10, factor=-1),
+        lambda: claims.seeds_bar("x", [], 1.0),
+        lambda: claims.seeds_bar("x", [1.0, float("nan")], 1.0),
+        lambda: claims.seeds_bar("x", [1.0], 1.0, "sideways"),
+        lambda: claims.seeds_difference("x", [1.0, 2.0], [1.0]),
+        lambda: claims.not_testable("x", ""),
+    ],
+)
+def test_bad_input_is_refused_naming_the_argument(call):
+    with pytest.raises(ParameterError):
+        call()
