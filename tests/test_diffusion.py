@@ -468,3 +468,25 @@ def test_an_unreadable_shipped_record_is_refused_with_the_command_that_remakes_i
     (folder / "shipped.json").write_text(text)
     with pytest.raises(CheckpointError, match="not a shipped model's record.*shipped retrain"):
         train.load_shipped(folder=folder)
+
+
+def test_the_sampling_loop_written_out_gives_the_pipelines_pictures_to_the_bit(tiny_pipe):
+    # chapter 8's hand-written loop: encode, noise, and per step predict twice, guide, step
+    scale, steps = 4.0, 3
+    prompt_embeds, negative_embeds = tiny_pipe.encode_prompt("a bold two", negative_prompt="thin")
+    latents = tiny_pipe.prepare_latents(1, torch.Generator().manual_seed(0), "cpu")
+    tiny_pipe.scheduler.set_timesteps(steps)
+    with torch.no_grad():
+        for t in tiny_pipe.scheduler.timesteps:
+            both = tiny_pipe.unet(
+                torch.cat([latents] * 2), t, torch.cat([negative_embeds, prompt_embeds])
+            )[0]
+            v_negative, v_prompt = both.chunk(2)
+            v = v_prompt + (scale - 1) * (v_prompt - v_negative)
+            latents = tiny_pipe.scheduler.step(v, t, latents)[0]
+        by_hand = tiny_pipe.vae.decode(latents / tiny_pipe.vae.config.scaling_factor).clamp(0, 1)
+    from_pipe = _pictures(
+        tiny_pipe, prompt="a bold two", negative_prompt="thin", guidance_scale=scale,
+        num_inference_steps=steps,
+    )  # fmt: skip
+    assert torch.equal(by_hand, from_pipe)

@@ -11,6 +11,7 @@ Kept apart as diffusers keeps them:
 * ``train`` -- flow-matching training, ``train_or_load``, the shipped model
   (``python -m noise2image.shipped retrain diffusion-digits``);
 * ``evaluate`` -- classified as asked, style match, degraded share, negative-prompt comparisons;
+* ``negative_claims`` -- chapter 8's claims on fresh seeds, decided by :mod:`noise2image.claims`;
 * ``adapter`` -- chapter 9's "wrong" LoRA (peft): the bad set, the new word, DreamBooth
   training, the adapter saved alone and switched on and off;
 * chapter 9's learned negatives, one module per job: ``prompts`` (the course prompts and
