@@ -109,3 +109,87 @@ def test_not_testable_keeps_its_reason_and_the_table_and_summary_count_every_ver
 def test_bad_input_is_refused_naming_the_argument(call):
     with pytest.raises(ParameterError):
         call()
+
+
+def _per_seed_table(by, values):
+    """A table as chapter 9's comparisons make it: one row per (run, seed)."""
+    import pandas as pd
+
+    rows = []
+    for name, columns in values.items():
+        for seed in (1, 2, 3):
+            rows.append({by: name, "seed": seed, **{c: v[seed - 1] for c, v in columns.items()}})
+    return pd.DataFrame(rows)
+
+
+def test_chapter_9_part_1_claims_use_the_rule_on_the_seeds():
+    from noise2image.diffusion import adapter, optimiser
+
+    def run(clarity, degraded, asked):
+        return {"clarity": clarity, "degraded (detector)": degraded, "classified as asked": asked}
+
+    table = _per_seed_table(
+        "run",
+        {
+            adapter.BASE: run([90, 91, 92], [0.10, 0.11, 0.12], [0.99, 0.99, 0.99]),
+            adapter.PLACEBO: run([90.5, 91, 91.5], [0.10, 0.11, 0.12], [0.99, 0.99, 0.99]),
+            adapter.TOKEN_ONLY: run([90, 91, 92], [0.10, 0.11, 0.12], [0.99, 0.99, 0.99]),
+            # full scale: clearly sharper, defects a tie, adherence clearly worse
+            adapter.FULL: run([96, 97, 98], [0.09, 0.12, 0.11], [0.90, 0.91, 0.92]),
+            adapter.CHOSEN: run([89, 92, 91], [0.05, 0.04, 0.05], [0.99, 0.98, 0.99]),
+        },
+    )
+    verdicts = adapter.claims({"default": optimiser.summary(table, by="run")}, 0.5)["verdict"]
+    assert verdicts["sharper: clarity up by more than the spread (default, full scale)"] == "held"
+    assert (
+        verdicts["fewer degraded pictures, by more than the spread (default, full scale)"]
+        == "not shown"
+    )
+    assert (
+        verdicts["prompt adherence not worse by more than 2 points (default, full scale)"]
+        == "not held"
+    )
+    assert verdicts["sharper: clarity up by more than the spread (default, scale 0.5)"] == (
+        "not shown"
+    )
+    assert verdicts["fewer degraded pictures, by more than the spread (default, scale 0.5)"] == (
+        "held"
+    )
+    assert verdicts["placebo does nothing: clarity change within the spread (default)"] == "held"
+    assert verdicts['"a kind of reinforcement learning from user feedback"'] == "not held"
+
+
+def test_chapter_9_part_2_claims_use_the_rule_on_the_seeds():
+    from noise2image.diffusion import optimiser
+
+    def method(reward, clarity=(90, 90, 90), alignment=(0.9, 0.9, 0.9), score=(8, 8, 8)):
+        return {"reward": reward, "clarity": clarity, "alignment": alignment, "IS": score}
+
+    table = _per_seed_table(
+        "method",
+        {
+            "none": method([0.70, 0.71, 0.72]),
+            "ground truth": method([0.74, 0.70, 0.72]),
+            "SFT": method([0.60, 0.61, 0.62], alignment=(0.80, 0.81, 0.82)),
+            "SFT + RL": method([0.80, 0.81, 0.82], score=(10, 10.1, 10.2)),
+            "SFT + RL (aesthetics only)": method(
+                [0.7, 0.7, 0.7], clarity=(95, 96, 97), alignment=(0.70, 0.71, 0.72)
+            ),
+            "ReNeg embedding": method([0.69, 0.72, 0.71]),
+        },
+    )
+    summary = optimiser.summary(table, baseline="none")
+    claims_table = optimiser.claims(summary, {"upright": 0.01})
+    verdicts = claims_table["verdict"]
+    assert verdicts["IS +24.8 % over no negative prompt (SFT + RL)"] == "held"  # +25 to +27.5 %
+    assert verdicts["aesthetics (clarity) +18.6 % over no negative prompt (SFT + RL)"] == (
+        "not held"
+    )
+    assert verdicts["SFT + RL beats no negative prompt (reward)"] == "held"
+    assert verdicts["SFT + RL beats the ground-truth negatives (reward)"] == "held"
+    assert verdicts["RL on aesthetics alone raises clarity over SFT"] == "held"
+    assert verdicts["... without lowering alignment below SFT's"] == "not held"
+    assert verdicts["ReNeg beats no negative prompt (reward)"] == "not shown"
+    assert claims_table.loc["SFT + RL beats SFT alone (reward)", "n"] == 3
+    assert claims_table.loc["ReNeg transfers to the unseen word 'upright' (reward gain above 0)",
+                            "n"] == 1  # fmt: skip

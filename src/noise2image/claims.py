@@ -53,6 +53,8 @@ __all__ = [
     "share_drop",
     "seeds_bar",
     "seeds_difference",
+    "seeds_within",
+    "by_construction",
     "not_testable",
     "table",
     "summary",
@@ -72,6 +74,8 @@ RULES = {
         "every seed's difference on one side, its mean beyond the seed-to-seed spread "
         "and the cross-CPU drift"
     ),
+    "seeds within": "every seed inside the claimed range by more than the cross-CPU drift",
+    "by construction": "decided by what the method is, not by a measurement",
     "not testable": "the course's scale makes the claim meaningless here",
 }
 """Each rule's name (in every verdict row) and what it asks."""
@@ -259,6 +263,36 @@ def seeds_difference(
     detail = f"{mean:+.3g} (seeds {min(diffs):+.3g} to {max(diffs):+.3g}, spread {spread:.3g})"
     return Verdict(claim, mean, min(diffs), max(diffs), len(diffs), "seeds difference",
                    verdict, detail)  # fmt: skip
+
+
+def seeds_within(
+    claim: str, values: Sequence[float], low: float, high: float, drift: float = 0.0
+) -> Verdict:
+    """A number claimed to lie between ``low`` and ``high`` ("about 60", "changes by no more
+    than the spread"), measured once per seed: held when every seed lies inside by more
+    than ``drift``, not held when every seed lies outside, else not shown."""
+    values = _values("values", values)
+    check_float("low", low), check_float("high", high), check_float("drift", drift, minimum=0.0)
+    if high < low:
+        raise ParameterError(f"low={low} must not be above high={high}")
+    if all(low + drift < v < high - drift for v in values):
+        verdict = HELD
+    elif all(v < low - drift or v > high + drift for v in values):
+        verdict = NOT_HELD
+    else:
+        verdict = NOT_SHOWN
+    detail = ", ".join(f"{v:.3g}" for v in values) + f" (claimed between {low:.3g} and {high:.3g})"
+    return Verdict(claim, sum(values) / len(values), min(values), max(values), len(values),
+                   "seeds within", verdict, detail)  # fmt: skip
+
+
+def by_construction(claim: str, held: bool, reason: str) -> Verdict:
+    """A claim about what a method *is* (read from its definition, not measured): held or
+    not held by construction, with the reason as data."""
+    if not reason:
+        raise ParameterError("reason must say what in the method decides the claim")
+    return Verdict(claim, None, None, None, None, "by construction",
+                   HELD if held else NOT_HELD, reason)  # fmt: skip
 
 
 def not_testable(claim: str, reason: str) -> Verdict:

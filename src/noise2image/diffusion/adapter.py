@@ -450,41 +450,44 @@ def woolf_runs(base_pipe, pipe, chosen_scale: float, token: str = "wrong") -> di
 
 
 def claims(summaries: dict, chosen_scale: float):
-    """Woolf's claims, each decided by a number: ``summaries`` maps a sampler setting to
-    :func:`~noise2image.diffusion.optimiser.summary` of its :func:`comparison`. A change
-    counts when it is larger than the base model's spread over the seeds."""
-    import pandas as pd
+    """Woolf's claims, each decided by the course's one rule (:mod:`noise2image.claims`):
+    ``summaries`` maps a sampler setting to :func:`~noise2image.diffusion.optimiser.summary`
+    of its :func:`comparison`. A change holds when every seed's change is on the claimed
+    side and the mean change is larger than the seed-to-seed spread."""
+    from .. import claims as rule
+    from .comparison import per_seed
 
     rows = []
     for setting, summary in summaries.items():
-        mean, spread = summary["mean"], summary["spread"]
 
-        def change(run, column, mean=mean):
-            return mean.loc[run, column] - mean.loc[BASE, column]
+        def values(run, column, summary=summary):
+            return per_seed(summary, run, column)
 
-        c_spread = spread.loc[BASE, "clarity"]
-        q_spread = spread.loc[BASE, "degraded (detector)"]
+        base_clarity = values(BASE, "clarity")
         for label, run in (("full scale", FULL), (f"scale {chosen_scale:g}", CHOSEN)):
-            dc, dq = change(run, "clarity"), change(run, "degraded (detector)")
-            da = change(run, "classified as asked")
             where = f"({setting}, {label})"
+            run_asked = values(run, "classified as asked")
+            base_asked = values(BASE, "classified as asked")
+            asked = [r - b for r, b in zip(run_asked, base_asked, strict=True)]
             rows += [
-                (f"sharper: clarity up by more than the spread {where}",
-                 f"{dc:+.2f} (spread {c_spread:.2f})", dc > c_spread),
-                (f"fewer degraded pictures, by more than the spread {where}",
-                 f"{100 * dq:+.1f} points (spread {100 * q_spread:.1f})", -dq > q_spread),
-                (f"prompt adherence not worse by more than 2 points {where}",
-                 f"{100 * da:+.1f} points", da >= -0.02),
+                rule.seeds_difference(f"sharper: clarity up by more than the spread {where}",
+                                      base_clarity, values(run, "clarity"), "above"),
+                rule.seeds_difference(
+                    f"fewer degraded pictures, by more than the spread {where}",
+                    values(BASE, "degraded (detector)"), values(run, "degraded (detector)"),
+                    "below",
+                ),
+                rule.seeds_bar(f"prompt adherence not worse by more than 2 points {where}",
+                               asked, -0.02, "above"),
             ]  # fmt: skip
-        dp = change(PLACEBO, "clarity")
-        rows.append((
+        spread = max(base_clarity) - min(base_clarity)
+        placebo = [p - b for p, b in zip(values(PLACEBO, "clarity"), base_clarity, strict=True)]
+        rows.append(rule.seeds_within(
             f"placebo does nothing: clarity change within the spread ({setting})",
-            f"{dp:+.2f} (spread {c_spread:.2f})", abs(dp) <= c_spread,
+            placebo, -spread, spread,
         ))  # fmt: skip
-    rows.append((
-        '"a kind of reinforcement learning from user feedback"',
-        "no reward and no preferences: a regression on the model's own pictures", False,
+    rows.append(rule.by_construction(
+        '"a kind of reinforcement learning from user feedback"', False,
+        "no reward and no preferences: a regression on the model's own pictures",
     ))  # fmt: skip
-    table = pd.DataFrame(rows, columns=["claim", "measured", "verdict"]).set_index("claim")
-    table["verdict"] = table["verdict"].map({True: "held", False: "not held"})
-    return table
+    return rule.table(rows)

@@ -18,6 +18,7 @@ __all__ = [
     "Comparison",
     "compare_methods",
     "summary",
+    "per_seed",
     "claims",
 ]
 
@@ -96,58 +97,66 @@ def compare_methods(
 
 def summary(table, by: str = "method", baseline: str | None = None):
     """Mean and spread (max - min) over seeds of every column of ``table``, by ``by``; with
-    ``baseline``, also each mean's % change against that row (the paper's form)."""
+    ``baseline``, also each mean's % change against that row (the paper's form). The table
+    itself is kept under ``"table"`` (with ``"by"``), for :func:`per_seed`."""
     numbers = table.drop(columns=[c for c in ("seed",) if c in table]).groupby(by, sort=False)
     mean, spread = numbers.mean(), numbers.max() - numbers.min()
-    out = {"mean": mean, "spread": spread}
+    out = {"mean": mean, "spread": spread, "table": table, "by": by}
     if baseline is not None:
         out["change"] = 100 * (mean - mean.loc[baseline]) / mean.loc[baseline].abs()
     return out
 
 
+def per_seed(result_summary: dict, name: str, column: str) -> list[float]:
+    """The values of ``column`` for ``name`` (a method or run), one per seed, in seed order:
+    what the claims rule (:mod:`noise2image.claims`) decides on."""
+    table, by = result_summary["table"], result_summary["by"]
+    rows = table[table[by] == name].sort_values("seed")
+    if rows.empty:
+        raise KeyError(f"{name!r} is not among the {by}s: {list(table[by].unique())}")
+    return [float(v) for v in rows[column]]
+
+
 def claims(result_summary: dict, style_gain=None):
-    """NegOpt's and ReNeg's claims, each decided by a number of :func:`summary` (with
-    ``baseline="none"``) of :func:`compare_methods` on the held-out prompts; a difference
-    counts when it is larger than the larger spread of the two methods compared.
+    """NegOpt's and ReNeg's claims, each decided by the course's one rule
+    (:mod:`noise2image.claims`) on the seeds of :func:`summary` (with ``baseline="none"``)
+    of :func:`compare_methods` on the held-out prompts: a method beats another when every
+    seed's difference is on its side and the mean difference is larger than the
+    seed-to-seed spread of either. Returns the claims table (:func:`noise2image.claims.table`).
     ``style_gain``: ReNeg's reward gain over no negative by the prompts' style words."""
-    import pandas as pd
+    from .. import claims as rule
 
-    mean, spread, change = (
-        result_summary["mean"],
-        result_summary["spread"],
-        result_summary["change"],
-    )
+    def values(name, column):
+        return per_seed(result_summary, name, column)
 
-    def diff(a, b, column="reward"):
-        return mean.loc[a, column] - mean.loc[b, column]
+    def change(name, column):  # per seed, in % of no negative prompt, as the paper reports
+        return [100 * (a - b) / abs(b) for a, b in
+                zip(values(name, column), values("none", column), strict=True)]  # fmt: skip
 
-    def beats(a, b, column="reward"):
-        return diff(a, b, column) > max(spread.loc[a, column], spread.loc[b, column])
+    def beats(claim, a, b, column="reward"):
+        return rule.seeds_difference(claim, values(b, column), values(a, column), "above")
 
     rl, aes, reneg = "SFT + RL", "SFT + RL (aesthetics only)", "ReNeg embedding"
+    sft_alignment = values("SFT", "alignment")
+    lowered = [a - s for a, s in zip(values(aes, "alignment"), sft_alignment, strict=True)]
+    sft_spread = max(sft_alignment) - min(sft_alignment)
     rows = [
-        ("IS +24.8 % over no negative prompt (SFT + RL)",
-         f"{change.loc[rl, 'IS']:+.1f} %", change.loc[rl, "IS"] >= 24.8),
-        ("aesthetics (clarity) +18.6 % over no negative prompt (SFT + RL)",
-         f"{change.loc[rl, 'clarity']:+.1f} %", change.loc[rl, "clarity"] >= 18.6),
-        ("SFT + RL beats the ground-truth negatives (reward)",
-         f"{diff(rl, 'ground truth'):+.3f}", beats(rl, "ground truth")),
-        ("SFT + RL beats no negative prompt (reward)",
-         f"{diff(rl, 'none'):+.3f}", beats(rl, "none")),
-        ("SFT + RL beats SFT alone (reward)", f"{diff(rl, 'SFT'):+.3f}", beats(rl, "SFT")),
-        ("RL on aesthetics alone raises clarity over SFT",
-         f"{diff(aes, 'SFT', 'clarity'):+.1f}", beats(aes, "SFT", "clarity")),
-        ("... without lowering alignment below SFT's",
-         f"{diff(aes, 'SFT', 'alignment'):+.3f}", not beats("SFT", aes, "alignment")),
-        ("ReNeg beats no negative prompt (reward)",
-         f"{diff(reneg, 'none'):+.3f}", beats(reneg, "none")),
-        ("ReNeg beats the ground-truth negatives (reward)",
-         f"{diff(reneg, 'ground truth'):+.3f}", beats(reneg, "ground truth")),
+        rule.seeds_bar("IS +24.8 % over no negative prompt (SFT + RL)",
+                       change(rl, "IS"), 24.8, "above"),
+        rule.seeds_bar("aesthetics (clarity) +18.6 % over no negative prompt (SFT + RL)",
+                       change(rl, "clarity"), 18.6, "above"),
+        beats("SFT + RL beats the ground-truth negatives (reward)", rl, "ground truth"),
+        beats("SFT + RL beats no negative prompt (reward)", rl, "none"),
+        beats("SFT + RL beats SFT alone (reward)", rl, "SFT"),
+        beats("RL on aesthetics alone raises clarity over SFT", aes, "SFT", "clarity"),
+        # not lower: every seed's alignment above SFT's less its seed-to-seed spread
+        rule.seeds_bar("... without lowering alignment below SFT's", lowered, -sft_spread),
+        beats("ReNeg beats no negative prompt (reward)", reneg, "none"),
+        beats("ReNeg beats the ground-truth negatives (reward)", reneg, "ground truth"),
     ]  # fmt: skip
     if style_gain is not None and "upright" in style_gain:
-        gain = style_gain["upright"]
-        rows.append(("ReNeg transfers to the unseen word 'upright' (reward gain above 0)",
-                     f"{gain:+.3f}", gain > 0))  # fmt: skip
-    table = pd.DataFrame(rows, columns=["claim", "measured", "verdict"]).set_index("claim")
-    table["verdict"] = table["verdict"].map({True: "held", False: "not held"})
-    return table
+        rows.append(rule.seeds_bar(
+            "ReNeg transfers to the unseen word 'upright' (reward gain above 0)",
+            [style_gain["upright"]], 0.0,
+        ))  # fmt: skip
+    return rule.table(rows)
