@@ -8,8 +8,8 @@ over the seeds with 95 % intervals; FID and clarity are one number per seed, and
 them holds only when every seed passes it. As chapter 8 calls it::
 
     rows = negative_prompt_claims(pipe, evaluator, thresholds, seeds=(1, 2, 3),
-                                  per_digit=50, quality_negative="blurry, noisy",
-                                  real_fid=real_fid, guidance_scale=4.0)
+                                  per_digit=30, quality_negative="blurry, noisy",
+                                  real=validation_digits, guidance_scale=4.0)
     claims.table(rows)
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 
 from .. import claims as rule
-from ..profiles import ParameterError, check_float, check_int
+from ..profiles import ParameterError, check_int
 from .evaluate import digit_prompts, pictures_for, predicted_digits, style_match
 
 __all__ = ["CLAIMS", "negative_prompt_claims"]
@@ -56,15 +56,17 @@ def negative_prompt_claims(
     seeds: Sequence[int],
     per_digit: int,
     quality_negative: str,
-    real_fid: float,
+    real: torch.Tensor,
     progress: bool = True,
     **call,
 ) -> list[rule.Verdict]:
     """Every claim of :data:`CLAIMS` as a :class:`~noise2image.claims.Verdict`, measured on
     ``seeds`` with ``per_digit`` pictures per digit and comparison per seed. ``evaluator``
     is the chapter's :class:`~noise2image.diffusion.evaluate.Evaluator` (with its defect
-    detector); ``real_fid`` the FID of real digits against the same test digits;
-    ``call`` goes to the pipeline (``guidance_scale``, ``num_inference_steps``)."""
+    detector); ``real`` real digits other than the evaluator's test digits (validation
+    digits): as many of them as one seed's pictures give the FID baseline, at the same n
+    (FID depends on n); ``call`` goes to the pipeline (``guidance_scale``,
+    ``num_inference_steps``)."""
     from ..metrics import clarity_score, fid
     from ..progress import progress_bar
     from .defects import detected_defects
@@ -73,10 +75,15 @@ def negative_prompt_claims(
         raise ParameterError(f"seeds={seeds!r} must be a non-empty list of whole numbers")
     seeds = [check_int(f"seeds[{i}]", s, minimum=0) for i, s in enumerate(seeds)]
     check_int("per_digit", per_digit, minimum=1)
-    check_float("real_fid", real_fid, minimum=1e-12)
     if evaluator.detector is None:
         raise ParameterError("evaluator must have a defect detector (Evaluator(detector=...))")
     prompts, asked = digit_prompts(per_digit)
+    if not isinstance(real, torch.Tensor) or len(real) < len(prompts):
+        raise ParameterError(
+            f"real must hold at least {len(prompts)} pictures (one seed's), not "
+            f"{len(real) if isinstance(real, torch.Tensor) else type(real).__name__}"
+        )
+    real_fid = fid(evaluator.real, real[: len(prompts)], evaluator.net)
     digits = ["a digit"] * len(prompts)
     interval = {**call, "guidance_interval": (0.0, 0.5)}
     counts: dict[str, int] = defaultdict(int)
