@@ -16,7 +16,8 @@ One module per stage of the image-generation pipeline, named after it, in pipeli
 * ``regression`` -- chapter 6's blurry-generator experiment and its ablation
 * ``autoencoder`` -- the convolutional autoencoder and its latent grid (chapter 7)
 * ``diffusion`` -- a miniature latent text-to-image model with Stable Diffusion's parts:
-  captions, model, pipeline, training and the shipped model, evaluation (chapter 8); and
+  captions, model, pipeline, training and the shipped model, evaluation, the defect
+  detector and ``negative_claims`` (chapter 8); and
   learned negative prompts (chapter 9): ``adapter`` (the "wrong" LoRA), ``prompts``,
   ``reward``, ``community`` (the data set), ``policy`` (SFT and RL with trl), ``reneg``
   (the learned embedding) and ``comparison``, gathered for the chapter in ``optimiser``
@@ -27,10 +28,12 @@ and the modules every chapter leans on: ``profiles`` (parameters, seeds, the dev
 and their one command: ``python -m noise2image.shipped list|verify|retrain``), ``progress`` (text
 progress bars), ``plotting`` (grids, panels, tables, ``show_source``), ``widgets``
 (quizzes, the rating widget, the latent explorer, each with a static form), ``records``
-(what a chapter glues and records), ``runner`` (papermill runs of chapters), ``sweeps``
-(one chapter over a grid, one table) and ``cluster`` (sweeps on Dask). The repository's
-own tools (expected numbers, the second-CPU check, the instructors' tables) live in its
-``tools/`` folder, outside this package; ``lint-imports`` checks the layers (pyproject.toml).
+(what a chapter glues and records), ``claims`` (the one rule that decides every "held",
+"not held", "not shown" of chapters 6-9, with counts, intervals and seeds), ``runner``
+(papermill runs of chapters), ``sweeps`` (one chapter over a grid, one table) and
+``cluster`` (sweeps on Dask). The repository's own tools (expected numbers, the
+second-CPU check, the instructors' tables) live in its ``tools/`` folder, outside this
+package; ``lint-imports`` checks the layers (pyproject.toml).
 """
 
 __version__ = "0.1.0"
