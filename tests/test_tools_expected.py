@@ -141,6 +141,13 @@ def test_a_file_without_measured_drift_keeps_its_tolerance_and_a_measured_one_ge
     path.write_text(json.dumps({"tolerance": blanket, "values": {"clarity": 1.0}}))
     expected.check_records(run, "smoke", write=True, expected=folder)
     assert json.loads(path.read_text())["tolerance"] == blanket
+    # drift observed on another machine only (`observed`) keeps the blanket tolerance too
+    observed = {"tolerance": blanket, "values": {"clarity": 1.0}, "drift": {"clarity": 0.5},
+                "measured on": "observed on another machine: ci.txt"}  # fmt: skip
+    path.write_text(json.dumps(observed))
+    expected.check_records(run, "smoke", write=True, expected=folder)
+    rewritten = json.loads(path.read_text())
+    assert rewritten["tolerance"] == blanket and rewritten["drift"] == {"clarity": 0.5}
     expected.write_expected(run / source.name, "smoke", folder, drift={"clarity": 0.1})
     assert json.loads(path.read_text())["tolerance"] == expected.FLOOR
 

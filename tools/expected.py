@@ -140,8 +140,9 @@ def write_expected(
         raise WriteRefused(f"{executed.stem} recorded no numbers: nothing written")
     path = expected_file(executed, profile, folder)
     old = json.loads(path.read_text()) if path.exists() else {}
-    # a file whose drift was never measured keeps its own (blanket) tolerance
-    measured = drift is not None or bool(old.get("drift")) or "measured on" in old
+    # a file whose drift was never measured across kernel sets keeps its own (blanket)
+    # tolerance; drift observed on another machine alone (``observed``) does not replace it
+    measured = drift is not None or "kernel sets" in old.get("measured on", "")
     tolerance = FLOOR if measured else old.get("tolerance", FLOOR)
     drift = old.get("drift", {}) if drift is None else drift
     seen = old.get("words seen", {}) if seen is None else seen
