@@ -55,7 +55,8 @@ def test_given_keeps_every_value_but_none_and_checks_it():
 
 @pytest.mark.parametrize("value", [1, "(1, 2)", (), None, {1: 2}])
 def test_a_list_parameter_refuses_a_number_or_text_with_an_example(value):
-    with pytest.raises(ParameterError, match='must be a non-empty list .* -y "seeds: \\[1, 2, 3\\]"'):
+    example = 'must be a non-empty list .* -y "seeds: \\[1, 2, 3\\]"'
+    with pytest.raises(ParameterError, match=example):
         profiles.check_numbers("seeds", value, int, minimum=0)
     assert profiles.check_numbers("seeds", [1, 2], int, minimum=0) == (1, 2)
     with pytest.raises(ParameterError, match="must hold 3 numbers, not 2"):
