@@ -287,3 +287,16 @@ def test_a_full_disk_is_reported_with_the_path_and_the_other_runs_still_run(
     table = sweeps.sweep(source, {"x": [1, 2]}, out, progress=False)
     assert table["double"].tolist() == [2, 4] and (out / "sweep.csv").exists()
     assert not (out / "sweep.partial.csv").exists() and not (out / "failures.txt").exists()
+
+
+def test_a_users_files_named_like_the_partial_results_are_never_replaced_or_removed(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "failures.txt").write_text("my notes\n")
+    (out / "sweep.partial.csv").write_text("mine\n")
+    source = notebook(tmp_path, "if x == 1:\n    raise ValueError('no')\n" + RECORD)
+    with pytest.raises(sweeps.SweepError, match="written instead: nothing"):
+        sweeps.sweep(source, {"x": [1, 2]}, out, progress=False)
+    sweeps.sweep(notebook(tmp_path, RECORD), {"x": [1, 2]}, out, progress=False)
+    assert (out / "failures.txt").read_text() == "my notes\n"
+    assert (out / "sweep.partial.csv").read_text() == "mine\n"

@@ -144,6 +144,19 @@ def _run_serially(notebook, points, name, threads, bar, failures, retries=2) -> 
     return seconds
 
 
+_MARK = "# failed runs of a noise2image sweep (removed with sweep.partial.csv once all worked)"
+
+
+def _ours(out: Path) -> bool:
+    """Whether ``failures.txt`` in ``out`` is one a sweep wrote (its first line), so that
+    it and ``sweep.partial.csv`` may be removed or replaced: a user's file never is."""
+    try:
+        with open(out / "failures.txt", encoding="utf-8") as handle:
+            return handle.readline().rstrip("\n") == _MARK
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _write_partial(out: Path, rows: list[dict], lines: list[str]) -> list[Path]:
     """After failed runs: the table of the runs that worked and the list of the failures,
     beside the executed copies (never ``sweep.csv``, which means "every run worked")."""
@@ -152,13 +165,17 @@ def _write_partial(out: Path, rows: list[dict], lines: list[str]) -> list[Path]:
     from .checkpoints import atomic_write
 
     written = []
+    taken = [p for p in ("sweep.partial.csv", "failures.txt") if (out / p).exists()]
+    if taken and not _ours(out):  # files of the user's with these names: leave them be
+        return written
     try:
         if rows:
             with atomic_write(out / "sweep.partial.csv") as handle:
                 handle.write(pd.DataFrame(rows).to_csv(index=False).encode("utf-8"))
             written.append(out / "sweep.partial.csv")
         with atomic_write(out / "failures.txt") as handle:
-            handle.write(("\n".join(line.strip() for line in lines) + "\n").encode("utf-8"))
+            text = "\n".join([_MARK, *(line.strip() for line in lines)]) + "\n"
+            handle.write(text.encode("utf-8"))
         written.append(out / "failures.txt")
     except OSError:  # a full disk: the error message below still lists the failures
         pass
@@ -242,8 +259,9 @@ def sweep(
 
     with atomic_write(out / "sweep.csv") as handle:
         handle.write(table.to_csv(index=False).encode("utf-8"))
-    for stale in ("sweep.partial.csv", "failures.txt"):  # this sweep's own, now out of date
-        (out / stale).unlink(missing_ok=True)
+    if _ours(out):  # an earlier failed sweep's own files, now out of date
+        for stale in ("sweep.partial.csv", "failures.txt"):
+            (out / stale).unlink(missing_ok=True)
     return table
 
 
