@@ -83,13 +83,20 @@ def test_not_testable_keeps_its_reason_and_the_table_and_summary_count_every_ver
     table = claims.table(rows)
     assert list(table["verdict"]) == ["held", "not held", "not shown", "not testable here"]
     assert table.loc["d", "detail"] == "the course has no users to ask"
-    assert list(table.columns) == ["verdict", "measured", "low", "high", "n", "detail", "rule"]
+    assert list(table.columns)[:7] == ["verdict", "measured", "low", "high", "n", "detail",
+                                       "rule"]  # fmt: skip
     assert claims.summary(rows) == {
         "held": "1 of 4",
+        "claims held": "1 of 4",
+        "guards held": "0 of 0",
         "not held": "b",
         "not shown": "c",
         "not testable here": "d",
     }
+    guarded = [*rows, claims.guard(claims.share_bar("e", 499, 500, 0.95))]
+    assert claims.table(guarded).loc["e", "guard"]
+    told = claims.summary(guarded)
+    assert (told["held"], told["claims held"], told["guards held"]) == ("2 of 5", "1 of 4", "1 of 1")
 
 
 @pytest.mark.parametrize(
@@ -193,3 +200,60 @@ def test_chapter_9_part_2_claims_use_the_rule_on_the_seeds():
     assert claims_table.loc["SFT + RL beats SFT alone (reward)", "n"] == 3
     assert claims_table.loc["ReNeg transfers to the unseen word 'upright' (reward gain above 0)",
                             "n"] == 1  # fmt: skip
+
+
+def _rows():
+    """One row of every rule, with every verdict it can give."""
+    return [
+        claims.share_bar("a", 95, 100, 0.8),
+        claims.share_bar("b", 50, 100, 0.8),
+        claims.share_bar("c", 78, 100, 0.8),
+        claims.share_ratio("d", 60, 500, 10, 500, factor=0.5),
+        claims.share_ratio("e", 6, 500, 1, 500, factor=0.5),
+        claims.share_ratio("f", 10, 500, 60, 500, factor=0.5),
+        claims.share_drop("g", 90, 100, 89, 100, most=0.2),
+        claims.share_drop("h", 90, 100, 30, 100, most=0.02),
+        claims.seeds_bar("i", [3.0, 3.1, 3.2], 2.0),
+        claims.seeds_bar("j", [3.0, 3.1, 3.2], 3.05, drift=0.01),
+        claims.seeds_bar("k", [3.0, 3.1, 3.2], 2.0, "below"),
+        claims.seeds_bar("k2", [3.0, 3.1, 3.2], 3.1, "above", drift=0.5),
+        claims.seeds_difference("l", [1, 1.1, 1.2], [2, 2.1, 2.2]),
+        claims.seeds_difference("m", [1, 1.1, 1.2], [2, 2.1, 2.2], "below"),
+        claims.seeds_difference("n", [1, 1.1, 1.2], [1.1, 1.0, 1.3]),
+        claims.seeds_difference("o", [2, 2.1, 2.2], [1, 1.1, 1.2], "below"),
+        claims.seeds_within("p", [60, 61, 62], 50, 70),
+        claims.seeds_within("q", [80, 81, 82], 50, 70),
+        claims.seeds_within("r", [69.9, 61, 62], 50, 70, drift=0.5),
+        claims.by_construction("s", True, "the method is defined so"),
+        claims.not_testable("t", "a 10-class judge caps the score"),
+    ]
+
+
+def test_every_rule_gives_each_verdict_its_own_numbers_support():
+    rows = _rows()
+    assert {r.verdict for r in rows} == set(claims.VERDICTS)
+    for row in rows:
+        recorded = {key: row.row()[key] for key in claims.RECORDED}
+        assert claims.recheck(recorded) is None, row
+    table = claims.table(rows)
+    assert list(table.columns)[-5:] == ["bar", "bar_high", "side", "margin", "guard"]
+
+
+@pytest.mark.parametrize("index", range(19))
+def test_a_verdict_its_numbers_do_not_support_is_caught(index):
+    row = _rows()[index].row()
+    for wrong in claims.VERDICTS:
+        if wrong == row["verdict"]:
+            continue
+        tampered = {key: row[key] for key in claims.RECORDED} | {"verdict": wrong}
+        problem = claims.recheck(tampered)
+        if row["rule"] == "seeds within" and claims.HELD not in (wrong, row["verdict"]):
+            continue  # "not held" and "not shown" of a range differ only seed by seed
+        assert problem is not None, (row["claim"], wrong)
+
+
+def test_a_row_without_its_numbers_is_caught():
+    row = {key: _rows()[0].row()[key] for key in claims.RECORDED}
+    assert "lacks" in claims.recheck({**row, "bar": None})
+    assert "none of" in claims.recheck({**row, "verdict": "proven"})
+    assert "outside" in claims.recheck({**row, "measured": 2.0})

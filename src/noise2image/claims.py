@@ -58,6 +58,9 @@ __all__ = [
     "not_testable",
     "table",
     "summary",
+    "recheck",
+    "guard",
+    "RECORDED",
 ]
 
 HELD, NOT_HELD, NOT_SHOWN, NOT_TESTABLE = "held", "not held", "not shown", "not testable here"
@@ -85,7 +88,12 @@ RULES = {
 class Verdict:
     """One claim, decided: the measured value, its 95 % interval (``low``, ``high``; for
     seeds, the smallest and largest seed), ``n`` (pictures, or seeds), the rule's name, the
-    verdict and, in words, the counts or values it rests on."""
+    verdict and, in words, the counts or values it rests on. ``bar`` (and ``bar_high`` for a
+    range), ``side`` (``"above"``, ``"below"`` or ``"within"``) and ``margin`` (how far past
+    the bar the rule asks: the cross-CPU drift, or the seed-to-seed spread of a difference)
+    make the row checkable on its own: :func:`recheck` decides it again from these. ``guard``
+    marks a row that guards against a harm ("not worse by more than 2 points", a placebo)
+    rather than claiming a gain: :func:`summary` counts the two apart (:func:`guard`)."""
 
     claim: str
     measured: float | None
@@ -95,6 +103,11 @@ class Verdict:
     rule: str
     verdict: str
     detail: str = ""
+    bar: float | None = None
+    side: str | None = None
+    margin: float = 0.0
+    bar_high: float | None = None
+    guard: bool = False
 
     def row(self) -> dict:
         return asdict(self)
@@ -145,7 +158,7 @@ def share_bar(claim: str, k: int, n: int, bar: float, direction: str = "above") 
     check_float("bar", bar, minimum=0.0, maximum=1.0)
     low, high = wilson(k, n)
     return Verdict(claim, k / n, low, high, n, "share vs bar",
-                   _side(low, high, bar, direction), _count(k, n))  # fmt: skip
+                   _side(low, high, bar, direction), _count(k, n), bar, direction)  # fmt: skip
 
 
 def ratio_interval(
@@ -188,7 +201,7 @@ def share_ratio(
     ratio = p_after / p_before if p_before else math.inf
     detail = f"{_count(k_before, n_before)} -> {_count(k_after, n_after)}"
     return Verdict(claim, ratio, low, high, n_before + n_after, "share ratio",
-                   _side(low, high, factor, "below"), detail)  # fmt: skip
+                   _side(low, high, factor, "below"), detail, factor, "below")  # fmt: skip
 
 
 def share_drop(
@@ -199,7 +212,7 @@ def share_drop(
     d, low, high = mover(k_after, n_after, k_before, n_before)  # p_before - p_after
     detail = f"{_count(k_before, n_before)} -> {_count(k_after, n_after)}"
     return Verdict(claim, d, low, high, n_before + n_after, "share drop",
-                   _side(low, high, most, "below"), detail)  # fmt: skip
+                   _side(low, high, most, "below"), detail, most, "below")  # fmt: skip
 
 
 def _values(name: str, values: Sequence[float]) -> list[float]:
@@ -227,7 +240,8 @@ def seeds_bar(
     low, high = min(values), max(values)
     mean = sum(values) / len(values)
     detail = ", ".join(f"{v:.3g}" for v in values)
-    return Verdict(claim, mean, low, high, len(values), "seeds vs bar", verdict, detail)
+    return Verdict(claim, mean, low, high, len(values), "seeds vs bar", verdict, detail,
+                   bar, direction, drift)  # fmt: skip
 
 
 def seeds_difference(
@@ -262,7 +276,7 @@ def seeds_difference(
         verdict = NOT_SHOWN
     detail = f"{mean:+.3g} (seeds {min(diffs):+.3g} to {max(diffs):+.3g}, spread {spread:.3g})"
     return Verdict(claim, mean, min(diffs), max(diffs), len(diffs), "seeds difference",
-                   verdict, detail)  # fmt: skip
+                   verdict, detail, 0.0, direction, spread)  # fmt: skip
 
 
 def seeds_within(
@@ -283,7 +297,7 @@ def seeds_within(
         verdict = NOT_SHOWN
     detail = ", ".join(f"{v:.3g}" for v in values) + f" (claimed between {low:.3g} and {high:.3g})"
     return Verdict(claim, sum(values) / len(values), min(values), max(values), len(values),
-                   "seeds within", verdict, detail)  # fmt: skip
+                   "seeds within", verdict, detail, low, "within", drift, high)  # fmt: skip
 
 
 def by_construction(claim: str, held: bool, reason: str) -> Verdict:
@@ -302,19 +316,102 @@ def not_testable(claim: str, reason: str) -> Verdict:
     return Verdict(claim, None, None, None, None, "not testable", NOT_TESTABLE, reason)
 
 
+RECORDED = ("verdict", "measured", "low", "high", "n", "rule", "bar", "bar_high", "side",
+            "margin", "guard")  # fmt: skip
+"""The columns of a claims table a chapter records: enough for :func:`recheck`."""
+
+
 def table(verdicts: Sequence[Verdict]):
-    """The claims table: one row per claim, its verdict, rule, n, value and interval."""
+    """The claims table: one row per claim, its verdict, rule, n, value and interval, and
+    (after ``detail``) the bar, side and margin that decide it."""
     import pandas as pd
 
     rows = [v.row() for v in verdicts]
     frame = pd.DataFrame(rows).set_index("claim")
-    return frame[["verdict", "measured", "low", "high", "n", "detail", "rule"]]
+    return frame[["verdict", "measured", "low", "high", "n", "detail", "rule", "bar",
+                  "bar_high", "side", "margin", "guard"]]  # fmt: skip
+
+
+def guard(verdict: Verdict) -> Verdict:
+    """The same row marked as a guard (a "not worse" or placebo check, not a gain): a
+    chapter's count of held claims then leaves it out (:func:`summary`)."""
+    from dataclasses import replace
+
+    return replace(verdict, guard=True)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def recheck(row) -> str | None:
+    """Decide a recorded claims row again from its own numbers (a mapping with the
+    :data:`RECORDED` keys, e.g. read back from a chapter's records): ``None`` when its
+    verdict follows from its numbers by its rule, else a sentence saying how it does not.
+    Interval rules and per-seed bars are decided exactly; a range (``seeds within``) from
+    its smallest and largest seed, so only a wrong "held" or a "held" missed is caught."""
+    verdict, rule = row.get("verdict"), row.get("rule")
+    if verdict not in VERDICTS:
+        return f"verdict {verdict!r} is none of {VERDICTS}"
+    if rule not in RULES:
+        return f"rule {rule!r} is none of {tuple(RULES)}"
+    if rule == "not testable":
+        return None if verdict == NOT_TESTABLE else f"a claim not testable here says {verdict!r}"
+    if rule == "by construction":
+        return None if verdict in (HELD, NOT_HELD) else f"decided by construction but {verdict!r}"
+    if verdict == NOT_TESTABLE:
+        return f"measured by {rule!r} but labelled {verdict!r}"
+    low, high, bar, side = row.get("low"), row.get("high"), row.get("bar"), row.get("side")
+    measured, margin = row.get("measured"), row.get("margin") or 0.0
+    if any(_missing(v) for v in (low, high, bar, measured)) or side is None:
+        return "the row lacks its numbers (measured, low, high, bar, side)"
+    if low > high:
+        return f"low {low:.4g} is above high {high:.4g}"
+    if rule in ("share vs bar", "share ratio", "share drop"):
+        if not low - 1e-9 <= measured <= high + 1e-9:
+            return f"measured {measured:.4g} lies outside its interval {low:.4g} to {high:.4g}"
+        want = _side(low, high, bar, side)
+    elif rule == "seeds vs bar":
+        sign = 1 if side == "above" else -1
+        worst, best = (low, high) if side == "above" else (high, low)
+        want = (HELD if sign * (worst - bar) > margin
+                else NOT_HELD if sign * (bar - best) > margin else NOT_SHOWN)  # fmt: skip
+    elif rule == "seeds difference":
+        sign = 1 if side == "above" else -1
+        nearest, farthest = (low, high) if side == "above" else (-high, -low)  # signed
+        if nearest > 0 and sign * measured > margin:
+            want = HELD
+        elif farthest < 0 and -sign * measured > margin:
+            want = NOT_HELD
+        else:
+            want = NOT_SHOWN
+    else:  # seeds within
+        top = row.get("bar_high")
+        if _missing(top):
+            return "a range claim lacks its upper end (bar_high)"
+        inside = bar + margin < low and high < top - margin
+        if (verdict == HELD) != inside:
+            return (f"{verdict!r}, but the seeds run {low:.4g} to {high:.4g} against the range "
+                    f"{bar:.4g} to {top:.4g} (margin {margin:.3g})")
+        return None
+    if want != verdict:
+        return (f"{verdict!r}, but its numbers say {want!r} ({rule}: {low:.4g} to {high:.4g} "
+                f"against {bar:.4g}, {side}, margin {margin:.3g})")
+    return None
 
 
 def summary(verdicts: Sequence[Verdict]) -> dict[str, str]:
     """Counts and lists for a chapter's glued sentence: ``{"held": "3 of 11", "not held":
-    "claim; claim", ...}`` ("none" for an empty list)."""
-    out = {"held": f"{sum(v.verdict == HELD for v in verdicts)} of {len(verdicts)}"}
+    "claim; claim", ...}`` ("none" for an empty list); ``"claims held"`` counts the claims
+    of a gain alone, ``"guards held"`` the guard rows (:func:`guard`)."""
+    def held(rows):
+        return f"{sum(v.verdict == HELD for v in rows)} of {len(rows)}"
+
+    out = {
+        "held": held(verdicts),
+        "claims held": held([v for v in verdicts if not v.guard]),
+        "guards held": held([v for v in verdicts if v.guard]),
+    }
     for verdict in (NOT_HELD, NOT_SHOWN, NOT_TESTABLE):
         names = [v.claim for v in verdicts if v.verdict == verdict]
         out[verdict] = "; ".join(names) if names else "none"

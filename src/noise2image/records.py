@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RECORD_PREFIX", "glue", "record", "recorded"]
+__all__ = ["RECORD_PREFIX", "counted", "glue", "record", "recorded"]
 
 # the output format of myst-nb's glue (and scrapbook): the book build hides these outputs
 RECORD_PREFIX = "application/papermill.record/"
@@ -35,6 +35,16 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy or torch scalar
         return _plain(value.item())
     raise TypeError(f"glue a number or a word, not {type(value).__name__}")
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """A count and its noun, for a glued phrase that reads under every profile:
+
+    >>> counted(1, "step"), counted(90, "step"), counted(0, "pass", "passes")
+    ('1 step', '90 steps', '0 passes')
+    """
+    n = int(n)
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def glue(name: str, value: Any) -> None:
