@@ -96,7 +96,9 @@ def test_not_testable_keeps_its_reason_and_the_table_and_summary_count_every_ver
     guarded = [*rows, claims.guard(claims.share_bar("e", 499, 500, 0.95))]
     assert claims.table(guarded).loc["e", "guard"]
     told = claims.summary(guarded)
-    assert (told["held"], told["claims held"], told["guards held"]) == ("2 of 5", "1 of 4", "1 of 1")
+    assert claims.summary(claims.table(guarded)) == told
+    counts = (told["held"], told["claims held"], told["guards held"])
+    assert counts == ("2 of 5", "1 of 4", "1 of 1")
 
 
 @pytest.mark.parametrize(
@@ -132,8 +134,9 @@ def _per_seed_table(by, values):
 def test_chapter_9_part_1_claims_use_the_rule_on_the_seeds():
     from noise2image.diffusion import adapter, optimiser
 
-    def run(clarity, degraded, asked):
-        return {"clarity": clarity, "degraded (detector)": degraded, "classified as asked": asked}
+    def run(clarity, degraded, asked, fid=(2.0, 2.1, 2.2)):
+        return {"clarity": clarity, "degraded (detector)": degraded,
+                "classified as asked": asked, "FID": fid}  # fmt: skip
 
     table = _per_seed_table(
         "run",
@@ -143,10 +146,15 @@ def test_chapter_9_part_1_claims_use_the_rule_on_the_seeds():
             adapter.TOKEN_ONLY: run([90, 91, 92], [0.10, 0.11, 0.12], [0.99, 0.99, 0.99]),
             # full scale: clearly sharper, defects a tie, adherence clearly worse
             adapter.FULL: run([96, 97, 98], [0.09, 0.12, 0.11], [0.90, 0.91, 0.92]),
-            adapter.CHOSEN: run([89, 92, 91], [0.05, 0.04, 0.05], [0.99, 0.98, 0.99]),
+            adapter.CHOSEN: run([89, 92, 91], [0.05, 0.04, 0.05], [0.99, 0.98, 0.99],
+                                fid=(1.0, 1.1, 1.0)),
+            # the controls: the adapter alone is as sharp; the written words are not
+            adapter.LORA_EMPTY: run([96, 97, 98.5], [0.1, 0.1, 0.1], [0.9, 0.9, 0.9]),
+            adapter.WORDS: run([89, 90, 91], [0.1, 0.1, 0.1], [0.99, 0.99, 0.99]),
         },
     )
-    verdicts = adapter.claims({"default": optimiser.summary(table, by="run")}, 0.5)["verdict"]
+    part1 = adapter.claims({"default": optimiser.summary(table, by="run")}, 0.5)
+    verdicts = part1["verdict"]
     assert verdicts["sharper: clarity up by more than the spread (default, full scale)"] == "held"
     assert (
         verdicts["fewer degraded pictures, by more than the spread (default, full scale)"]
@@ -164,13 +172,25 @@ def test_chapter_9_part_1_claims_use_the_rule_on_the_seeds():
     )
     assert verdicts["placebo does nothing: clarity change within the spread (default)"] == "held"
     assert verdicts['"a kind of reinforcement learning from user feedback"'] == "not held"
+    assert verdicts["closer to real digits: FID down by more than the spread (default, "
+                    "scale 0.5)"] == "held"  # fmt: skip
+    assert verdicts["closer to real digits: FID down by more than the spread (default, "
+                    "full scale)"] == "not shown"  # fmt: skip
+    assert verdicts['the word matters: LoRA 1.0 sharper with "wrong" than with an empty '
+                    "negative (default)"] == "not shown"  # fmt: skip
+    assert verdicts["the LoRA beats its own generating words: LoRA 1.0 sharper than the base "
+                    "with the bad set's words as negative (default)"] == "held"  # fmt: skip
+    guards = part1[part1["guard"]].index
+    assert len(guards) == 3 and all("not worse" in g or "placebo" in g for g in guards)
 
 
 def test_chapter_9_part_2_claims_use_the_rule_on_the_seeds():
     from noise2image.diffusion import optimiser
 
-    def method(reward, clarity=(90, 90, 90), alignment=(0.9, 0.9, 0.9), score=(8, 8, 8)):
-        return {"reward": reward, "clarity": clarity, "alignment": alignment, "IS": score}
+    def method(reward, clarity=(90, 90, 90), alignment=(0.9, 0.9, 0.9), score=(8, 8, 8),
+               judged=(0.9, 0.9, 0.9)):  # fmt: skip
+        return {"reward": reward, "clarity": clarity, "alignment": alignment, "IS": score,
+                "judge: as asked": judged}  # fmt: skip
 
     table = _per_seed_table(
         "method",
@@ -178,7 +198,8 @@ def test_chapter_9_part_2_claims_use_the_rule_on_the_seeds():
             "none": method([0.70, 0.71, 0.72]),
             "ground truth": method([0.74, 0.70, 0.72]),
             "SFT": method([0.60, 0.61, 0.62], alignment=(0.80, 0.81, 0.82)),
-            "SFT + RL": method([0.80, 0.81, 0.82], score=(10, 10.1, 10.2)),
+            "SFT + RL": method([0.80, 0.81, 0.82], score=(10, 10.1, 10.2),
+                               judged=(0.89, 0.91, 0.90)),  # the unseen judge sees no gain
             "SFT + RL (aesthetics only)": method(
                 [0.7, 0.7, 0.7], clarity=(95, 96, 97), alignment=(0.70, 0.71, 0.72)
             ),
@@ -186,20 +207,43 @@ def test_chapter_9_part_2_claims_use_the_rule_on_the_seeds():
         },
     )
     summary = optimiser.summary(table, baseline="none")
-    claims_table = optimiser.claims(summary, {"upright": 0.01})
+    claims_table = optimiser.claims(summary, {"upright": 0.01}, is_cap=12.0, clarity_cap=200.0)
     verdicts = claims_table["verdict"]
     assert verdicts["IS +24.8 % over no negative prompt (SFT + RL)"] == "held"  # +25 to +27.5 %
     assert verdicts["aesthetics (clarity) +18.6 % over no negative prompt (SFT + RL)"] == (
         "not held"
     )
     assert verdicts["SFT + RL beats no negative prompt (reward)"] == "held"
-    assert verdicts["SFT + RL beats the ground-truth negatives (reward)"] == "held"
+    assert verdicts["SFT + RL beats the community's own negatives (reward)"] == "held"
+    assert verdicts["SFT alone beats no negative prompt (reward): SFT gives the base"] == (
+        "not held"
+    )
     assert verdicts["RL on aesthetics alone raises clarity over SFT"] == "held"
-    assert verdicts["... without lowering alignment below SFT's"] == "not held"
+    assert verdicts["... without lowering alignment below no negative prompt's"] == "not held"
+    assert claims_table.loc["... without lowering alignment below no negative prompt's", "guard"]
     assert verdicts["ReNeg beats no negative prompt (reward)"] == "not shown"
+    assert verdicts["SFT + RL: more pictures read as asked than with no negative prompt, by a "
+                    "judge the optimisers never saw"] == "not shown"  # fmt: skip
     assert claims_table.loc["SFT + RL beats SFT alone (reward)", "n"] == 3
-    assert claims_table.loc["ReNeg transfers to the unseen word 'upright' (reward gain above 0)",
-                            "n"] == 1  # fmt: skip
+    assert claims_table.loc["ReNeg transfers to the unseen word 'upright', alone (reward gain "
+                            "above 0)", "n"] == 1  # fmt: skip
+    # a paper's size past what the judge can give: not testable, with the numbers as reason
+    capped = optimiser.claims(summary, is_cap=9.0, clarity_cap=100.0)
+    row = capped.loc["IS +24.8 % over no negative prompt (SFT + RL)"]
+    assert row["verdict"] == "not testable here" and "above" in row["detail"]
+    assert "9.98" in row["detail"] and "= 9" in row["detail"]  # 8 x 1.248 > 9
+    row = capped.loc["aesthetics (clarity) +18.6 % over no negative prompt (SFT + RL)"]
+    assert row["verdict"] == "not testable here"  # 90 x 1.186 = 106.7 > 100
+
+
+def test_the_inception_score_cap_of_the_asked_digits():
+    from noise2image.diffusion import optimiser
+
+    assert optimiser.inception_cap([3, 7, 9] * 5) == pytest.approx(3.0)
+    assert optimiser.inception_cap(range(10)) == pytest.approx(10.0)
+    assert optimiser.inception_cap([7, 7, 7]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="digits"):
+        optimiser.inception_cap([])
 
 
 def _rows():

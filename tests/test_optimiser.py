@@ -152,10 +152,18 @@ def test_dataset_scores_every_pair_with_likes_that_follow_the_reward(reward):
     assert set(table[table.split == "test"]["style words"]) == set(optimiser.STYLES)
     assert (table["likes"] >= 0).all()
     assert table[["reward", "likes"]].corr(method="spearman").iloc[0, 1] > 0.3
-    truth = optimiser.ground_truth(table)
+    truth = optimiser.ground_truth(table, pick="best")
     assert set(truth) == set(table["prompt"])
     best = optimiser.top_liked(table, 1)
     assert len(best) == len(train_prompts) and all(truth[p] == n for p, n in best)
+    # the default: each prompt's negative of median likes (the lower middle of 4)
+    typical = optimiser.ground_truth(table)
+    assert set(typical) == set(table["prompt"])
+    for prompt, negative in typical.items():
+        likes = table[table.prompt == prompt].set_index("negative")["likes"]
+        assert (likes < likes[negative]).sum() <= 1 <= (likes <= likes[negative]).sum() - 1
+    with pytest.raises(ValueError, match="pick"):
+        optimiser.ground_truth(table, pick="mean")
 
 
 def test_sft_teaches_the_prompt_model_the_pairs():

@@ -3,6 +3,8 @@ in the ``noise2image`` wheel and never imported by it (the import contracts in
 ``pyproject.toml`` say so).
 
 * :mod:`tools.expected` -- the chapters' recorded numbers against ``tests/expected``;
+* :mod:`tools.prose` -- a chapter's prose read with one run's numbers: a sentence or a
+  claims row they contradict (part of ``tools.expected check``);
 * :mod:`tools.kernels` -- the same chapters under other CPU kernel sets (the second-CPU
   check): the drift of every recorded number, and the tolerances derived from it.
 

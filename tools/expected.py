@@ -28,7 +28,7 @@ from typing import Any
 
 from noise2image.records import recorded
 
-from . import ROOT
+from . import ROOT, prose
 
 EXPECTED = ROOT / "tests" / "expected"
 FLOOR = {"relative": 0.005, "absolute": 0.001}
@@ -194,6 +194,8 @@ def check_records(
             problems += compare_records(
                 recorded(path), json.loads(expected_path.read_text()), path.stem
             )
+        # the prose read with this run's own numbers: a sentence they contradict
+        problems += prose.chapter_problems(path, flat(recorded(path)))
     return problems
 
 

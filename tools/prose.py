@@ -31,7 +31,10 @@ from noise2image import claims
 
 GLUE = re.compile(r"\{glue:text\}`(?P<name>[^`:]+)(?::(?P<spec>[^`]*))?`")
 NUMBER = r"([+-−]?\d+(?:\.\d+)?)"
-UP = r"(?:rises?|raises?|rose|increases?|increased|grows?|grew|thickens?|thickened|gains?|climbs?|goes up|went up)"
+UP = (
+    r"(?:rises?|raises?|rose|increases?|increased|grows?|grew|thickens?|thickened|gains?|"
+    r"climbs?|goes up|went up)"
+)
 DOWN = (
     r"(?:falls?|fell|drops?|dropped|lowers?|lowered|decreases?|decreased|thins?|thinned|"
     r"shrinks?|shrank|removes?|cuts?|halves|goes down|went down)"
@@ -74,7 +77,7 @@ def sentence_problems(text: str) -> list[str]:
         (UP, rf"{NUMBER}\s*(?:%|px)?\s*→\s*{NUMBER}", lambda a, b: b > a, "a rise"),
         (DOWN, rf"{NUMBER}\s*(?:%|px)?\s*→\s*{NUMBER}", lambda a, b: b < a, "a fall"),
     ]
-    for sentence in re.split(r"(?<=[.;:!?])\s+|\n\n", text):
+    for sentence in re.split(r"(?<=[.;!?])\s+|\n\n", text):
         flat = " ".join(sentence.split())
         for verb, numbers, holds, told in spans:
             # the direction word and the first pair of numbers after it, within the sentence;

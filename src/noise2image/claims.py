@@ -400,10 +400,16 @@ def recheck(row) -> str | None:
     return None
 
 
-def summary(verdicts: Sequence[Verdict]) -> dict[str, str]:
+def summary(verdicts) -> dict[str, str]:
     """Counts and lists for a chapter's glued sentence: ``{"held": "3 of 11", "not held":
     "claim; claim", ...}`` ("none" for an empty list); ``"claims held"`` counts the claims
-    of a gain alone, ``"guards held"`` the guard rows (:func:`guard`)."""
+    of a gain alone, ``"guards held"`` the guard rows (:func:`guard`). ``verdicts``: the
+    rows, or the claims table :func:`table` made of them."""
+    if hasattr(verdicts, "iterrows"):  # a claims table (:func:`table`) instead of its rows
+        verdicts = [Verdict(claim, r["measured"], r["low"], r["high"], r["n"], r["rule"],
+                            r["verdict"], guard=bool(r.get("guard", False)))
+                    for claim, r in verdicts.iterrows()]  # fmt: skip
+
     def held(rows):
         return f"{sum(v.verdict == HELD for v in rows)} of {len(rows)}"
 

@@ -167,7 +167,19 @@ def top_liked(table, k: int = 3, split: str = "train") -> list[tuple[str, str]]:
     return list(zip(best["prompt"], best["negative"], strict=True))
 
 
-def ground_truth(table) -> dict[str, str]:
-    """Every prompt's most-liked negative: the data set's best human-written one."""
-    best = table.loc[table.groupby("prompt")["likes"].idxmax()]
-    return dict(zip(best["prompt"], best["negative"], strict=True))
+def ground_truth(table, pick: str = "median") -> dict[str, str]:
+    """Every prompt's own community negative, as NegOpt's test set gives one per prompt:
+    ``pick="median"`` (the default) the negative of median likes (the lower of the two
+    middle ones for an even count), a typical human-written negative; ``"best"`` the
+    most-liked one, which knows the reward the likes were drawn from (an oracle)."""
+    from ..profiles import check_choice
+
+    check_choice("pick", pick, ("median", "best"))
+    if pick == "best":
+        chosen = table.loc[table.groupby("prompt")["likes"].idxmax()]
+    else:
+        ranked = table.sort_values(["prompt", "likes", "negative"], kind="stable")
+        position = ranked.groupby("prompt").cumcount()
+        middle = (ranked.groupby("prompt")["likes"].transform("size") - 1) // 2
+        chosen = ranked[position == middle]
+    return dict(zip(chosen["prompt"], chosen["negative"], strict=True))
