@@ -29,6 +29,7 @@ def test_the_prose_does_not_contradict_its_numbers(chapter, profile):
         "The mean stroke thickness does not rise (2.90 → 3.25 px).",
         "It is read as a seven 100.0 % of the time instead of 100.0 %.",
         "In its 1 steps the optimiser rewrote 0 of the 10 prompts.",
+        "In its 1 step steps the optimiser rewrote 0 of the 10 prompts.",
     ],
 )
 def test_the_reading_catches_the_sentences_the_reviews_found(sentence):

@@ -96,6 +96,8 @@ def sentence_problems(text: str) -> list[str]:
                 problems.append(f"compares two equal numbers: {match[0]!r}")
         for match in re.finditer(rf"(?<![\d.,])1 ({PLURALS})\b", flat):
             problems.append(f"a count of one with a plural noun: {match[0]!r}")
+        for match in re.finditer(r"\b(\w{3,}) \1s\b", flat):  # a glued "1 step" + "steps"
+            problems.append(f"a noun twice: {match[0]!r}")
     return problems
 
 
