@@ -20,7 +20,10 @@ One module per stage of the image-generation pipeline, named after it, in pipeli
   detector and ``negative_claims`` (chapter 8); and
   learned negative prompts (chapter 9): ``adapter`` (the "wrong" LoRA), ``prompts``,
   ``reward``, ``community`` (the data set), ``policy`` (SFT and RL with trl), ``reneg``
-  (the learned embedding) and ``comparison``, gathered for the chapter in ``optimiser``
+  (the learned embedding) and ``comparison``, gathered for the chapter in ``optimiser``,
+  and ``judge`` (a second digit classifier the optimisers never saw)
+* ``colours`` -- colour words measured on an emoji's pixels (CIELAB), for the captions of
+  the colour chapter to come (chapter 10, in progress)
 
 and the modules every chapter leans on: ``profiles`` (parameters, seeds, the device),
 ``training`` (resumable checkpoints and moving averages shared by every training loop),
