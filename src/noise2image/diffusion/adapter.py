@@ -504,18 +504,17 @@ def claims(summaries: dict, chosen_scale: float):
                 )),
             ]  # fmt: skip
         names = set(summary["table"][summary["by"]])
-        if LORA_EMPTY in names:
-            rows.append(rule.seeds_difference(
-                f'the word matters: LoRA 1.0 sharper with "wrong" than with an empty '
-                f"negative ({setting})",
-                values(LORA_EMPTY, "clarity"), values(FULL, "clarity"), "above",
-            ))  # fmt: skip
-        if WORDS in names:
-            rows.append(rule.seeds_difference(
-                f"the LoRA beats its own generating words: LoRA 1.0 sharper than the base "
-                f"with the bad set's words as negative ({setting})",
-                values(WORDS, "clarity"), values(FULL, "clarity"), "above",
-            ))  # fmt: skip
+        controls = {
+            LORA_EMPTY: f'the word matters: LoRA 1.0 sharper with "wrong" than with an empty '
+                        f"negative ({setting})",
+            WORDS: f"the LoRA beats its own generating words: LoRA 1.0 sharper than the base "
+                   f"with the bad set's words as negative ({setting})",
+        }  # fmt: skip
+        for control, claim in controls.items():
+            if control in names:
+                rows.append(rule.seeds_difference(
+                    claim, values(control, "clarity"), values(FULL, "clarity"), "above"
+                ))  # fmt: skip
         spread = max(base_clarity) - min(base_clarity)
         placebo = [p - b for p, b in zip(values(PLACEBO, "clarity"), base_clarity, strict=True)]
         rows.append(rule.guard(rule.seeds_within(
