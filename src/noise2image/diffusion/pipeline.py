@@ -20,6 +20,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -62,6 +63,23 @@ def rescale_guidance(guided: torch.Tensor, pred_prompt: torch.Tensor, rescale: f
     return rescale * rescaled + (1 - rescale) * guided
 
 
+@contextmanager
+def quiet_hub():
+    """diffusers' and transformers' loading bars and warnings off within the block (a local
+    folder loads in a blink; their bars would fill a chapter's output)."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    levels = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity()
+    diffusers_logging.disable_progress_bar(), transformers_logging.disable_progress_bar()
+    diffusers_logging.set_verbosity_error(), transformers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        diffusers_logging.enable_progress_bar(), transformers_logging.enable_progress_bar()
+        diffusers_logging.set_verbosity(levels[0]), transformers_logging.set_verbosity(levels[1])
+
+
 def unknown_words(tokenizer, prompts: list[str]) -> list[str]:
     """The words of ``prompts`` that ``tokenizer`` does not know (they become its unknown
     token, which the model never saw in training)."""
@@ -70,10 +88,9 @@ def unknown_words(tokenizer, prompts: list[str]) -> list[str]:
     for text in prompts:
         normal = backend.normalizer.normalize_str(text) if backend.normalizer else text.lower()
         for word, _ in backend.pre_tokenizer.pre_tokenize_str(normal):
-            if (
-                tokenizer.convert_tokens_to_ids(word) == tokenizer.unk_token_id
-                and word not in unknown
-            ):
+            # a word-level tokenizer gives [UNK] for a word it lacks; a word-piece one
+            # (chapter 10's) splits a rare word into known pieces and is [UNK] only if none fit
+            if tokenizer.unk_token in tokenizer.tokenize(word) and word not in unknown:
                 unknown.append(word)
     return unknown
 

@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from ..autoencoder import AEConfig
 from ..checkpoints import CheckpointError, cache_dir, check_save_folder, config_key, sha256_file
 from ..profiles import check_float, check_int
 from .captions import CaptionConfig
+from .pipeline import quiet_hub  # noqa: F401  (chapters and policy import it from here)
 
 __all__ = [
     "training_data",
@@ -340,23 +340,6 @@ def load_shipped(device: str | torch.device = "cpu", folder: str | os.PathLike |
     return DiffusionResult(
         config, pipe.to(device), meta["trace"], loaded=True, train_seconds=meta["train_seconds"]
     )
-
-
-@contextmanager
-def quiet_hub():
-    """diffusers' and transformers' loading bars and warnings off within the block (a local
-    folder loads in a blink; their bars would fill a chapter's output)."""
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
-
-    levels = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity()
-    diffusers_logging.disable_progress_bar(), transformers_logging.disable_progress_bar()
-    diffusers_logging.set_verbosity_error(), transformers_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        diffusers_logging.enable_progress_bar(), transformers_logging.enable_progress_bar()
-        diffusers_logging.set_verbosity(levels[0]), transformers_logging.set_verbosity(levels[1])
 
 
 def _config_from_dict(values: dict) -> DiffusionConfig:
