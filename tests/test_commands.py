@@ -212,6 +212,7 @@ def test_negative_prompt_sweep_gathers_one_row_per_setting(tmp_path):
         "benchmarks/gan_throughput.py",
         "benchmarks/diffusion_denoisers.py",
         "benchmarks/sweep_cluster.py",
+        "benchmarks/colour_model.py",
     ],
 )
 def test_benchmark_scripts_explain_themselves(script):

@@ -1,6 +1,6 @@
 """The course's shipped models: one registry, one command.
 
-Four models are too slow to train inside a chapter, so they ship inside the package, each
+Five models are too slow to train inside a chapter, so they ship inside the package, each
 made by the project's own command with a fixed configuration and seed, checked by SHA-256
 and loaded with ``weights_only=True`` (or, for the pipeline folder, from safetensors):
 
@@ -11,6 +11,7 @@ feature-net       the course feature network (metrics)    3 onwards  ``feature_n
 gan-digits        the class-conditional digit GAN         4, 5, 6    ``gan_digits.pt``
 gan-emoji         the emoji GAN                           4          ``gan_emoji.pt``
 diffusion-digits  the miniature text-to-image pipeline    7, 8, 9    ``diffusion_digits/``
+diffusion-emoji   colour emoji from words, + classifier   10         ``diffusion_emoji/``
 ================  ======================================  =========  ========================
 
 One command shape for all of them::
@@ -86,6 +87,12 @@ MODELS: dict[str, ShippedModel] = {
             "7, 8, 9",
             "checkpoints/diffusion_digits",
         ),
+        ShippedModel(
+            "diffusion-emoji",
+            "colour emoji from words (vae, denoiser, emoji classifier)",
+            "10",
+            "checkpoints/diffusion_emoji",
+        ),
     )
 }
 
@@ -110,6 +117,10 @@ def config(name: str):
         from .generate import SHIPPED
 
         return SHIPPED[name.removeprefix("gan-")]
+    if name == "diffusion-emoji":
+        from .diffusion.colour_train import SHIPPED as COLOUR
+
+        return COLOUR
     from .diffusion.train import SHIPPED as DIFFUSION
 
     return DIFFUSION
@@ -117,8 +128,9 @@ def config(name: str):
 
 def load(name: str, device: str = "cpu"):
     """The shipped model ``name`` on ``device``, its checksums checked first: a
-    :class:`~noise2image.features.FeatureNet`, a :class:`~noise2image.gan.GANResult` or a
-    :class:`~noise2image.diffusion.train.DiffusionResult`."""
+    :class:`~noise2image.features.FeatureNet`, a :class:`~noise2image.gan.GANResult`, a
+    :class:`~noise2image.diffusion.train.DiffusionResult`, or for ``diffusion-emoji``
+    ``(ColourResult, classifier, classes)``."""
     _model(name)
     if name == "feature-net":
         from .features import load_feature_net
@@ -128,6 +140,10 @@ def load(name: str, device: str = "cpu"):
         from .generate import load_shipped
 
         return load_shipped(name.removeprefix("gan-"), device=device)
+    if name == "diffusion-emoji":
+        from .diffusion.colour_train import load_shipped as load_colour
+
+        return load_colour(device=device)
     from .diffusion.train import load_shipped as load_pipeline
 
     return load_pipeline(device=device)
@@ -185,6 +201,10 @@ def retrain(name: str, out: str | Path | None = None, epochs: int | None = None)
         from .generate import retrain_shipped as retrain_gan
 
         return retrain_gan(name.removeprefix("gan-"), out, made_with)
+    if name == "diffusion-emoji":
+        from .diffusion.colour_train import retrain_shipped as retrain_colour
+
+        return retrain_colour(made_with, out)
     from .diffusion.train import retrain_shipped as retrain_pipeline
 
     return retrain_pipeline(made_with, out)

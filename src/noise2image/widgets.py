@@ -214,31 +214,40 @@ def latent_explorer(G):
 
 def playground_grid(pipe, prompt: str, negative_prompt: str, guidance_scale: float,
                     steps: int, seed: int, n: int = 8):  # fmt: skip
-    """The prompt playground's picture: ``n`` pictures ``(n, 1, 28, 28)`` in [0, 1] for one
-    prompt and negative prompt, the noise from ``seed`` (the static form draws the same)."""
+    """The prompt playground's picture: ``n`` pictures ``(n, C, H, W)`` in [0, 1] for one
+    prompt and negative prompt, the noise from ``seed`` (the static form draws the same):
+    28 × 28 digits for chapter 8's model, 64 × 64 × 3 emoji for chapter 10's."""
     from .diffusion.evaluate import pictures_for
 
+    if pipe.unet.config.sample_size != 8:  # chapter 10's colour model
+        import torch
+
+        from .diffusion.colour_eval import draw
+
+        pictures = draw(pipe, [prompt] * n, seed, guidance_scale, steps, negative_prompt or None)
+        return torch.from_numpy(pictures).permute(0, 3, 1, 2).float() / 255
     return pictures_for(
         pipe, [prompt] * n, seed=seed, negative_prompt=negative_prompt,
         guidance_scale=guidance_scale, num_inference_steps=steps,
     )  # fmt: skip
 
 
-def prompt_playground(pipe, n: int = 8):
+def prompt_playground(pipe, n: int = 8, prompt_text: str = "a bold seven", zoom: int = 4):
     """Text boxes for the prompt and the negative prompt, sliders for guidance, steps and seed;
-    the grid of ``n`` pictures is redrawn whenever a control changes (chapter 8)."""
+    the grid of ``n`` pictures is redrawn whenever a control changes (chapters 8 and 10)."""
     import io
 
     import ipywidgets as w
     from PIL import Image
     from torchvision.utils import make_grid
 
-    prompt = w.Text(value="a bold seven", description="prompt", continuous_update=False)
+    prompt = w.Text(value=prompt_text, description="prompt", continuous_update=False)
     negative = w.Text(value="", description="negative", continuous_update=False)
     scale = w.FloatSlider(value=4.0, min=1.0, max=12.0, step=0.5, description="guidance")
     steps = w.IntSlider(value=25, min=1, max=50, description="steps")
     seed = w.IntSlider(value=0, min=0, max=999, description="seed")
-    picture = w.Image(format="png", width=4 * 28 * 4, height=2 * 28 * 4)
+    side = 28 if pipe.unet.config.sample_size == 8 else 64
+    picture = w.Image(format="png", width=4 * side * zoom, height=2 * side * zoom)
     message = w.Label()
 
     def draw(*_):
@@ -250,11 +259,12 @@ def prompt_playground(pipe, n: int = 8):
                 pipe, prompt.value, negative.value, scale.value, steps.value, seed.value, n
             )
         message.value = "; ".join(str(c.message) for c in caught)
-        grid = make_grid(images, nrow=4, padding=2, pad_value=1.0)[0]
+        grid = make_grid(images, nrow=4, padding=2, pad_value=1.0)
+        grid = grid[0] if images.shape[1] == 1 else grid.permute(1, 2, 0)
         array = (grid.clamp(0, 1).numpy() * 255).astype("uint8")
         buffer = io.BytesIO()
         image = Image.fromarray(array)
-        image.resize((image.width * 4, image.height * 4), Image.NEAREST).save(buffer, "PNG")
+        image.resize((image.width * zoom, image.height * zoom), Image.NEAREST).save(buffer, "PNG")
         picture.value = buffer.getvalue()
 
     for control in (prompt, negative, scale, steps, seed):

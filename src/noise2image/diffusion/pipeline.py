@@ -483,13 +483,15 @@ def stages(pipe, prompt: str, num_inference_steps: int = 25) -> list[tuple[str, 
     embeds, _ = pipe.encode_prompt(prompt, do_classifier_free_guidance=False)
     c, s = pipe.unet.config.in_channels, pipe.unet.config.sample_size
     words = pipe.tokenizer.convert_ids_to_tokens(tokens[0])
+    with torch.no_grad():
+        picture = tuple(pipe.vae.decode(torch.zeros(1, c, s, s, device=pipe.device)).shape)
     return [
         ("prompt", (1,), repr(prompt)),
         ("token ids", tuple(tokens.shape), " ".join(words)),
         ("text hidden states", tuple(embeds.shape), "text_encoder(token ids)[0]"),
         ("starting noise", (1, c, s, s), "Gaussian, drawn from the generator"),
         ("denoising", (1, c, s, s), f"{num_inference_steps} steps of unet + scheduler.step"),
-        ("decoded picture", (1, 1, 32, 32), "vae.decode(latent / scaling_factor)"),
+        ("decoded picture", picture, "vae.decode(latent / scaling_factor)"),
     ]
 
 

@@ -1,0 +1,121 @@
+"""Chapter 10's shipped colour model, measured on this machine in one run.
+
+1. Sampling speed: 500 pictures (64 × 64 × 3) at 25 steps with guidance 4 (two predictions
+   a step), best of 3 after a warm-up, beside the reference: chapter 8's shipped digit
+   pipeline on the same 500-picture job.
+2. The acceptance measures of chapter 10's issue, on prompts and seeds the chapter does not
+   choose (:mod:`noise2image.diffusion.colour_eval`): 200 training names (classified as
+   asked; nearest training picture = the asked emoji; near-copies), the 30 paraphrases
+   (4 pictures each, classified as the meant subgroup), the 8 held-out pairs (16 pictures
+   each: colour, shape, both), and "a heart" with the negative prompt "red" on 3 seeds.
+
+Results go to ``benchmarks/colour_model.md``.
+
+    python benchmarks/colour_model.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+
+
+def _best_of_3(job) -> list[float]:
+    job(50)
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        job(500)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def _pct(s: dict) -> str:
+    return f"{s['k']}/{s['n']} = {s['share']:.1%} [{s['low']:.1%}, {s['high']:.1%}]"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(HERE / "colour_model.md"))
+    args = parser.parse_args()
+
+    from noise2image.diffusion import colour_eval, colour_train, emoji_captions, evaluate
+    from noise2image.diffusion import train as digits
+
+    torch.set_num_threads(2)
+    result, classifier, classes = colour_train.load_shipped()
+    pipe = result.pipeline
+    names = [colour_eval.prompt_of(e) for e in emoji_captions.training_set().entries[:500]]
+    colour_times = _best_of_3(lambda n: colour_eval.draw(pipe, names[:n], seed=0, batch=500))
+    reference = digits.load_shipped().pipeline
+    prompts, _ = evaluate.digit_prompts(50)
+    digit_times = _best_of_3(
+        lambda n: evaluate.pictures_for(
+            reference, prompts[:n], num_inference_steps=25, guidance_scale=4.0
+        )
+    )
+
+    trained = colour_eval.training_names(pipe, classifier, classes)
+    para = colour_eval.paraphrases(pipe, classifier, classes)
+    pairs = colour_eval.held_out_pairs(pipe)
+    red = colour_eval.negative_colour(pipe)
+    meta = colour_train.shipped_folder() / "shipped.json"
+    import json
+
+    record = json.loads(meta.read_text())
+    lines = [
+        "# Chapter 10's shipped colour model: speed and acceptance measures",
+        "",
+        f"Measured {datetime.date.today()} by `python benchmarks/colour_model.py` on "
+        f"{platform.machine()} ({platform.processor() or 'cpu'}), {torch.get_num_threads()} "
+        f"torch threads, torch {torch.__version__}.",
+        "",
+        "## Training (from `shipped.json`)",
+        "",
+        f"- autoencoder: {record['vae']['train_seconds'] / 60:.1f} min, held-out PSNR "
+        f"{record['vae']['held_out_psnr']:.2f} dB",
+        f"- denoiser: {result.config.epochs} epochs, {result.train_seconds / 60:.1f} min",
+        f"- classifier: {record['classifier']['train_seconds'] / 60:.1f} min, test accuracy on "
+        f"unseen emoji {record['classifier']['trace'][-1]['test acc (unseen emoji)']:.1%}",
+        "",
+        "## Sampling 500 pictures, 25 steps, guidance 4",
+        "",
+        "| pipeline | best of 3 (s) | all (s) |",
+        "| --- | ---: | --- |",
+        f"| chapter 10, 64×64×3 emoji | {min(colour_times):.1f} | "
+        f"{', '.join(f'{t:.1f}' for t in colour_times)} |",
+        f"| chapter 8, 28×28 digits (reference) | {min(digit_times):.1f} | "
+        f"{', '.join(f'{t:.1f}' for t in digit_times)} |",
+        "",
+        "## Acceptance measures (shares with 95 % Wilson intervals)",
+        "",
+        f"- 200 training names: classified as asked {_pct(trained['classified as asked'])}; "
+        f"nearest training picture is the asked emoji {_pct(trained['nearest is asked'])}; "
+        f"near-copies {_pct(trained['near copies'])}",
+        f"- 30 paraphrases × 4: classified as the meant subgroup {_pct(para['as meant'])}",
+        "",
+        "| held-out pair | colour | shape | both |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in pairs:
+        lines.append(
+            f"| {row['pair']} | {_pct(row['colour'])} | {_pct(row['shape'])} | "
+            f"{_pct(row['both'])} |"
+        )
+    lines += ["", '| seed | red hearts without | with negative "red" |', "| ---: | --- | --- |"]
+    for row in red:
+        lines.append(f"| {row['seed']} | {_pct(row['without'])} | {_pct(row['with'])} |")
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

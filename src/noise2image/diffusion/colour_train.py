@@ -1,0 +1,419 @@
+"""Chapter 10's training run: chapter 8's pipeline on 64 × 64 × 3 emoji with a frozen
+pretrained text encoder.
+
+The parts, as Stable Diffusion has them:
+
+* ``vae``: :class:`~noise2image.diffusion.colour_vae.ColourVAE` (64×64×3 ↔ 4×16×16);
+* ``text_encoder`` / ``tokenizer``: all-MiniLM-L6-v2, frozen
+  (:mod:`~noise2image.diffusion.pretrained_text`); each caption's token states are computed
+  once before training (the encoder never changes), as SD's fine-tuning scripts may cache
+  them;
+* ``unet``: chapter 8's :class:`~noise2image.diffusion.model.LatentDenoiser` on the
+  16 × 16 × 4 latent, reading the 384-wide token states by cross-attention;
+* ``scheduler``: flow matching with diffusers' Euler scheduler, as chapter 8.
+
+Captions: each training picture has the four captions of
+:func:`~noise2image.diffusion.emoji_captions.caption_variants`; a step draws one of them per
+picture, and the empty caption with probability ``caption_dropout`` (what classifier-free
+guidance needs).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..checkpoints import atomic_write, cache_dir, config_key
+from ..profiles import check_float, check_int
+from .colour_vae import ColourVAE, ColourVAEConfig, train_colour_vae
+
+__all__ = [
+    "ColourDiffusionConfig",
+    "ColourResult",
+    "caption_states",
+    "train_colour_diffusion",
+    "build_colour_pipeline",
+    "SHIPPED",
+    "shipped_folder",
+    "load_shipped",
+    "shipped_record",
+    "retrain_shipped",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class ColourDiffusionConfig:
+    """The denoiser's training run; ``vae`` is the autoencoder's run it builds on."""
+
+    vae: ColourVAEConfig = ColourVAEConfig()
+    width: int = 768
+    depth: int = 4
+    expansion: int = 4
+    epochs: int = 180
+    batch_size: int = 128
+    lr: float = 3e-4
+    warmup: int = 200
+    ema_decay: float = 0.999
+    caption_dropout: float = 0.1
+    limit: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        check_int("width", self.width, minimum=16, maximum=4096)
+        check_int("depth", self.depth, minimum=1, maximum=32)
+        check_int("expansion", self.expansion, minimum=1, maximum=8)
+        check_int("epochs", self.epochs, minimum=1, maximum=10_000)
+        check_int("batch_size", self.batch_size, minimum=1, maximum=4096)
+        check_float("lr", self.lr, minimum=1e-6, maximum=1.0)
+        check_int("warmup", self.warmup, minimum=0)
+        check_float("ema_decay", self.ema_decay, minimum=0.0, maximum=0.99999)
+        check_float("caption_dropout", self.caption_dropout, minimum=0.0, maximum=1.0)
+        if self.limit is not None:
+            check_int("limit", self.limit, minimum=8)
+        check_int("seed", self.seed, minimum=0)
+
+    def key(self) -> str:
+        return config_key(self)
+
+
+@dataclasses.dataclass
+class ColourResult:
+    config: ColourDiffusionConfig
+    pipeline: object  # MiniDiffusionPipeline
+    trace: list[dict]
+    train_seconds: float = 0.0
+
+
+def caption_states(captions: list[str], tokenizer, encoder, batch: int = 256) -> torch.Tensor:
+    """Token states ``(N, 32, 384)`` (float16) of ``captions``, as the pipeline computes
+    them; cached in the course cache by the captions and the encoder's weights."""
+    from .pretrained_text import SHA256, encode
+
+    key = hashlib.sha256(("\n".join(captions) + SHA256).encode()).hexdigest()[:16]
+    path = cache_dir() / "colour" / f"caption-states-{key}.npy"
+    if path.exists():
+        try:
+            return torch.from_numpy(np.load(path, allow_pickle=False))
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+    states = torch.cat(
+        [
+            encode(tokenizer, encoder, captions[i : i + batch])[0]
+            for i in range(0, len(captions), batch)
+        ]
+    ).half()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as handle:
+        np.save(handle, states.numpy(), allow_pickle=False)
+    return states
+
+
+def build_colour_pipeline(vae, tokenizer, text_encoder, unet, device="cpu"):
+    """The five components as chapter 8's :class:`MiniDiffusionPipeline`, in eval mode."""
+    from .pipeline import MiniDiffusionPipeline
+    from .pretrained_text import MAX_TOKENS
+    from .train import make_scheduler
+
+    for part in (vae, text_encoder, unet):
+        part.eval().requires_grad_(False)
+    tokenizer.model_max_length = MAX_TOKENS
+    pipe = MiniDiffusionPipeline(vae, text_encoder, tokenizer, unet, make_scheduler())
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def _training_arrays(config: ColourDiffusionConfig, vae: ColourVAE, tokenizer, encoder):
+    from .emoji_captions import caption_variants, training_set
+
+    data = training_set()
+    if config.limit is not None:
+        keep = np.random.default_rng(config.seed).permutation(len(data))[: config.limit]
+        data = data.subset(np.sort(keep))
+    pictures = torch.from_numpy(data.images).permute(0, 3, 1, 2).float().div(255)
+    with torch.no_grad():
+        latents = torch.cat([vae.encode(b) for b in pictures.split(256)])
+    latents = latents * vae.config.scaling_factor
+    variants = [
+        v for e, c in zip(data.entries, data.colours, strict=True) for v in caption_variants(e, c)
+    ]
+    states = caption_states(variants + [""], tokenizer, encoder)
+    return latents, states[:-1].view(len(data), 4, *states.shape[1:]), states[-1], data
+
+
+def _vae(config: ColourVAEConfig, progress: bool) -> ColourVAE:
+    from .emoji_captions import training_set
+
+    return train_colour_vae(training_set().images, config, progress=progress).vae
+
+
+def train_colour_diffusion(
+    config: ColourDiffusionConfig = ColourDiffusionConfig(),
+    checkpoint: str | Path | None = None,
+    progress: bool = True,
+    vae: ColourVAE | None = None,
+    save_every: int = 10,
+) -> ColourResult:
+    """Train the denoiser for ``config.epochs`` epochs (the text encoder stays frozen).
+    With ``checkpoint``, the run is saved every ``save_every`` epochs (the file holds the
+    weights, their average and the optimiser: ~370 MB) and resumes after an interruption.
+    ``vae``: a trained autoencoder (by default ``config.vae``'s run)."""
+    from ..progress import progress_bar
+    from ..training import resume, save_progress, update_average
+    from .model import LatentDenoiser
+    from .pretrained_text import load_text_encoder
+
+    torch.manual_seed(config.seed)
+    rng = torch.Generator().manual_seed(config.seed)
+    vae = _vae(config.vae, progress) if vae is None else vae
+    vae.eval().requires_grad_(False)
+    tokenizer, encoder = load_text_encoder()
+    latents, states, empty, _ = _training_arrays(config, vae, tokenizer, encoder)
+    unet = LatentDenoiser(
+        in_channels=config.vae.latent_channels,
+        sample_size=16,
+        width=config.width,
+        depth=config.depth,
+        expansion=config.expansion,
+        text_dim=states.shape[-1],
+    )
+    ema = copy.deepcopy(unet)
+    opt = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=0.0)
+    warm = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: min(1.0, (step + 1) / max(1, config.warmup))
+    )
+    parts = {"unet": unet, "ema_unet": ema, "opt": opt, "warmup": warm}
+    trace, _ = resume(checkpoint, dataclasses.asdict(config), parts, rng)
+    steps = max(1, len(latents) // config.batch_size)
+    bar = progress_bar(total=config.epochs, desc="colour diffusion", disable=not progress)
+    bar.update(len(trace))
+    for epoch in range(len(trace) + 1, config.epochs + 1):
+        started = time.perf_counter()
+        unet.train()
+        order = torch.randperm(len(latents), generator=rng)
+        total = 0.0
+        for step in range(steps):
+            chosen = order[step * config.batch_size : (step + 1) * config.batch_size]
+            b = len(chosen)
+            variant = torch.randint(0, 4, (b,), generator=rng)
+            text = states[chosen, variant].float()
+            dropped = torch.rand(b, generator=rng) < config.caption_dropout
+            text[dropped] = empty.float()
+            x = latents[chosen]
+            noise = torch.randn(x.shape, generator=rng)
+            sigma = torch.sigmoid(torch.randn(b, generator=rng))  # logit-normal levels
+            s = sigma.view(-1, 1, 1, 1)
+            pred = unet((1 - s) * x + s * noise, sigma * 1000, text, return_dict=False)[0]
+            loss = F.mse_loss(pred, noise - x)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            warm.step()
+            update_average(ema, unet, config.ema_decay, (epoch - 1) * steps + step)
+            total += loss.item()
+        trace.append(
+            {"epoch": epoch, "loss": total / steps, "seconds": time.perf_counter() - started}
+        )
+        bar.update(1)
+        bar.set_postfix(loss=f"{total / steps:.4f}")
+        if checkpoint is not None and (epoch % save_every == 0 or epoch == config.epochs):
+            save_progress(checkpoint, dataclasses.asdict(config), parts, rng, trace)
+    bar.close()
+    pipe = build_colour_pipeline(vae, tokenizer, encoder, ema)
+    return ColourResult(config, pipe, trace, sum(r["seconds"] for r in trace))
+
+
+# ----------------------------------------------------------------------------- shipped
+
+SHIPPED = ColourDiffusionConfig()
+"""The shipped model's configuration (fixed, with its seed)."""
+_META = "shipped.json"
+_NAME = "diffusion-emoji"
+
+
+def shipped_folder() -> Path:
+    """The shipped model's folder inside the package: ``vae/``, ``unet/``, ``scheduler/``
+    (diffusers' layout), ``classifier/`` and ``shipped.json``. The text encoder is not in
+    it: it loads from its own wheel (:mod:`~noise2image.diffusion.pretrained_text`)."""
+    from importlib import resources
+
+    return Path(str(resources.files("noise2image"))) / "checkpoints" / "diffusion_emoji"
+
+
+def _files(folder: Path) -> dict[str, str]:
+    from ..checkpoints import sha256_file
+
+    return {
+        str(p.relative_to(folder)): sha256_file(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != _META
+    }
+
+
+def _config_from_dict(values: dict) -> ColourDiffusionConfig:
+    values = dict(values)
+    values["vae"] = ColourVAEConfig(**values["vae"])
+    return ColourDiffusionConfig(**values)
+
+
+def check_out_folder(out: str | Path) -> Path:
+    """``out`` as a folder :func:`save_shipped` may write: new, empty, or one it wrote before
+    (its ``shipped.json`` lists every file). Anything else is refused before any training."""
+    import json
+
+    from ..checkpoints import check_save_folder
+
+    out = Path(out)
+    known = {_META}
+    if (out / _META).is_file():
+        try:
+            known |= set(json.loads((out / _META).read_text())["files"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"out={str(out)!r} holds an unreadable {_META}: {exc}") from exc
+    return check_save_folder(out, "out", known)
+
+
+def save_shipped(result: ColourResult, classifier, out: str | Path, extra: dict) -> dict:
+    """Write the trained parts into ``out`` (replaced only once the new folder is complete)
+    with ``shipped.json``: configuration, trace, ``extra`` and every file's SHA-256."""
+    import json
+    import shutil
+
+    from safetensors.torch import save_file
+
+    out = check_out_folder(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pipe = result.pipeline.to("cpu")
+    pipe.vae.save_pretrained(tmp / "vae", safe_serialization=True)
+    # the denoiser's 23 M weights stored as float16 (44 MB instead of 89 MB in the wheel);
+    # they load back as float32, and the shipped model is what this file holds
+    from .pipeline import quiet_hub
+
+    with quiet_hub():  # diffusers' advice about casting with .to(): no module here needs it
+        unet = copy.deepcopy(pipe.unet).to(torch.float16)
+        unet.save_pretrained(tmp / "unet", safe_serialization=True)
+    pipe.scheduler.save_pretrained(tmp / "scheduler")
+    model, classes = classifier
+    (tmp / "classifier").mkdir(parents=True)
+    save_file(model.state_dict(), str(tmp / "classifier" / "model.safetensors"))
+    (tmp / "classifier" / "classes.json").write_text(json.dumps(classes, indent=0) + "\n")
+    meta = {
+        "config": dataclasses.asdict(result.config),
+        "files": _files(tmp),
+        "train_seconds": round(result.train_seconds, 1),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "command": f"python -m noise2image.shipped retrain {_NAME}",
+        "unet dtype": "float16 on disk, float32 when loaded",
+        "trace": result.trace,
+        **extra,
+    }
+    (tmp / _META).write_text(json.dumps(meta, indent=1) + "\n")
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+    return meta
+
+
+def shipped_record(folder: str | Path | None = None) -> dict:
+    """The shipped model's ``shipped.json``: configuration, training traces (denoiser,
+    autoencoder, classifier), times, the command that made it, every file's SHA-256."""
+    import json
+
+    folder = Path(folder) if folder else shipped_folder()
+    return json.loads((folder / _META).read_text())
+
+
+def load_shipped(device: str | torch.device = "cpu", folder: str | Path | None = None):
+    """``(ColourResult, classifier, classes)``: the shipped pipeline and emoji classifier,
+    every file's SHA-256 checked against ``shipped.json`` first (a changed, missing or extra
+    file raises :class:`~noise2image.checkpoints.CheckpointError`), with no network."""
+    import json
+
+    from diffusers import FlowMatchEulerDiscreteScheduler
+    from safetensors.torch import load_file
+
+    from ..checkpoints import CheckpointError
+    from .emoji_classifier import EmojiNet
+    from .model import LatentDenoiser
+    from .pipeline import quiet_hub
+    from .pretrained_text import load_text_encoder
+
+    folder = Path(folder) if folder else shipped_folder()
+    meta_path = folder / _META
+    if not meta_path.is_file():
+        raise CheckpointError(
+            f"no shipped colour model at {folder}: run "
+            f"`python -m noise2image.shipped retrain {_NAME}`"
+        )
+    try:
+        meta = json.loads(meta_path.read_text())
+        config = _config_from_dict(meta["config"])
+        expected = meta["files"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{meta_path} is not a shipped model's record ({exc})") from exc
+    actual = _files(folder)
+    if actual != expected:
+        differ = sorted(f for f in set(actual) | set(expected) if actual.get(f) != expected.get(f))
+        raise CheckpointError(f"the shipped colour model's files do not match: {differ}")
+    with quiet_hub():
+        vae = ColourVAE.from_pretrained(folder / "vae", use_safetensors=True)
+        unet = LatentDenoiser.from_pretrained(
+            folder / "unet", use_safetensors=True, torch_dtype=torch.float32
+        )
+        scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained(folder / "scheduler")
+    tokenizer, encoder = load_text_encoder()
+    pipe = build_colour_pipeline(vae, tokenizer, encoder, unet, device)
+    pipe.scheduler = scheduler
+    classes = json.loads((folder / "classifier" / "classes.json").read_text())
+    classifier = EmojiNet(len(classes), meta["classifier"]["width"])
+    classifier.load_state_dict(load_file(str(folder / "classifier" / "model.safetensors")))
+    result = ColourResult(config, pipe, meta["trace"], meta["train_seconds"])
+    return result, classifier.to(device).eval(), classes
+
+
+def retrain_shipped(
+    config: ColourDiffusionConfig = SHIPPED,
+    out: str | Path | None = None,
+    progress: bool = True,
+    classifier_config=None,
+) -> dict:
+    """Train the autoencoder, the denoiser and the emoji classifier from scratch with their
+    fixed configurations and seeds, on the CPU, and write the shipped folder (``out``:
+    elsewhere). Each training resumes from the course cache after an interruption."""
+    from .emoji_captions import training_set
+    from .emoji_classifier import ClassifierConfig, train_emoji_classifier
+
+    check_out_folder(out or shipped_folder())  # before the training, not after it
+    data = training_set()
+    vae = train_colour_vae(data.images, config.vae, progress=progress)
+    work = cache_dir() / "colour" / f"shipped-{config.key()}.pt"
+    result = train_colour_diffusion(config, checkpoint=work, progress=progress, vae=vae.vae)
+    classifier_config = classifier_config or ClassifierConfig()
+    started = time.perf_counter()
+    model, classes, trace = train_emoji_classifier(
+        data.images, data.entries, classifier_config, progress=progress
+    )
+    extra = {
+        "vae": {
+            "held_out_psnr": round(vae.held_out_psnr, 3),
+            "train_seconds": round(vae.train_seconds, 1),
+            "trace": vae.trace,
+        },
+        "classifier": {
+            **dataclasses.asdict(classifier_config),
+            "train_seconds": round(time.perf_counter() - started, 1),
+            "trace": trace,
+        },
+    }
+    return save_shipped(result, (model, classes), out or shipped_folder(), extra)

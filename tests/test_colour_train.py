@@ -1,0 +1,108 @@
+"""Chapter 10's training run and shipped model: a short run learns, the shipped folder
+round-trips and refuses changed or extra files, a save never replaces what the user wrote,
+and the pipeline refuses bad input as chapter 8's does."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from noise2image.checkpoints import CheckpointError
+from noise2image.diffusion import colour_train as ct
+from noise2image.diffusion.colour_vae import ColourVAEConfig
+from noise2image.diffusion.emoji_classifier import ClassifierConfig
+from noise2image.profiles import ParameterError
+
+TINY = dataclasses.replace(
+    ct.SHIPPED, epochs=3, width=64, depth=1, limit=64, batch_size=16, warmup=0, lr=1e-3,
+    vae=ColourVAEConfig(epochs=1, width=8),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("colour") / "model"
+    meta = ct.retrain_shipped(
+        TINY, out, progress=False, classifier_config=ClassifierConfig(epochs=1, width=8)
+    )
+    return out, meta
+
+
+def test_a_short_run_learns_and_the_folder_round_trips(tiny_folder):
+    out, meta = tiny_folder
+    losses = [row["loss"] for row in meta["trace"]]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert set(meta["files"]) == {
+        "vae/config.json", "vae/diffusion_pytorch_model.safetensors",
+        "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
+        "scheduler/scheduler_config.json",
+        "classifier/classes.json", "classifier/model.safetensors",
+    }  # fmt: skip
+    assert not any("text_encoder" in f for f in meta["files"])  # it comes from its wheel
+    result, classifier, classes = ct.load_shipped(folder=out)
+    assert result.config == TINY and len(classes) > 90
+    image = result.pipeline(
+        "a red heart", num_inference_steps=2, generator=torch.Generator().manual_seed(0),
+        output_type="pil",
+    ).images[0]  # fmt: skip
+    assert image.size == (64, 64) and image.mode == "RGB"
+    assert classifier(torch.rand(2, 3, 64, 64)).shape == (2, len(classes))
+
+
+def test_changed_or_extra_files_are_refused(tiny_folder, tmp_path):
+    import shutil
+
+    out, _ = tiny_folder
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "notes.txt").write_text("mine")
+    with pytest.raises(CheckpointError, match="notes.txt"):
+        ct.load_shipped(folder=copy)
+    (copy / "notes.txt").unlink()
+    config = copy / "unet" / "config.json"
+    config.write_text(config.read_text().replace('"depth": 1', '"depth": 2'))
+    with pytest.raises(CheckpointError, match="unet/config.json"):
+        ct.load_shipped(folder=copy)
+    with pytest.raises(CheckpointError, match="retrain diffusion-emoji"):
+        ct.load_shipped(folder=tmp_path / "nothing")
+
+
+def test_a_save_never_replaces_what_the_user_wrote(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "my_notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="my_notes.txt"):
+        ct.retrain_shipped(TINY, mine, progress=False)
+    assert (mine / "my_notes.txt").read_text() == "keep me"
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        ct.retrain_shipped(TINY, tmp_path / "afile", progress=False)
+
+
+@pytest.mark.parametrize(
+    "field, value", [("epochs", 0), ("lr", float("nan")), ("caption_dropout", 1.5), ("limit", 3)]
+)
+def test_bad_settings_are_refused_by_name(field, value):
+    with pytest.raises(ParameterError, match=field):
+        dataclasses.replace(ct.SHIPPED, **{field: value})
+
+
+def test_the_pipeline_refuses_bad_input_as_chapter_8s_does(tiny_folder):
+    result, _, _ = ct.load_shipped(folder=tiny_folder[0])
+    pipe = result.pipeline
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises((ValueError, ParameterError), match="guidance_scale"):
+            pipe("a cat", guidance_scale=bad, num_inference_steps=2)
+    with pytest.raises(ValueError, match="output_type"):
+        pipe("a cat", num_inference_steps=2, output_type="jpeg")
+    with pytest.warns(UserWarning, match="this part was cut and has no effect: 'very very"):
+        pipe("a " + "very " * 40 + "red heart", num_inference_steps=2)
+
+
+def test_the_shipped_record_names_its_command_and_measures():
+    meta = json.loads((ct.shipped_folder() / "shipped.json").read_text())
+    assert meta["command"] == "python -m noise2image.shipped retrain diffusion-emoji"
+    assert meta["config"] == json.loads(json.dumps(dataclasses.asdict(ct.SHIPPED)))
+    assert meta["vae"]["held_out_psnr"] > 25
+    assert meta["classifier"]["trace"][-1]["test acc (unseen emoji)"] > 0.2
