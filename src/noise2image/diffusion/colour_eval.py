@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .. import claims, colours
+from ..profiles import check_int
 from . import emoji_captions as ec
 from . import emoji_measures as em
 
@@ -95,6 +96,7 @@ def training_names(pipe, classifier, classes, n: int = 200, seed: int = 1) -> di
     """``n`` training emoji (drawn with :data:`NAME_SEED`) asked for by name: the share the
     classifier reads as the asked subgroup, the share whose nearest training picture is the
     asked emoji, and the share of near-copies (Carlini et al.'s ratio)."""
+    check_int("n", n, minimum=1, maximum=len(ec.training_set()))
     train = ec.training_set()
     pick = np.random.default_rng(NAME_SEED).choice(len(train), n, replace=False)
     asked = [train.entries[i] for i in pick]
@@ -119,6 +121,7 @@ def training_names(pipe, classifier, classes, n: int = 200, seed: int = 1) -> di
 def paraphrases(pipe, classifier, classes, per_prompt: int = 4, seed: int = 1) -> dict:
     """Every :data:`~noise2image.diffusion.emoji_captions.PARAPHRASES` prompt, ``per_prompt``
     pictures each: the share the classifier reads as the meant emoji's subgroup."""
+    check_int("per_prompt", per_prompt, minimum=1)
     full = ec.load()
     prompts = [p for p, _ in ec.PARAPHRASES for _ in range(per_prompt)]
     meant = [
@@ -166,6 +169,7 @@ def tone_shift(pipe, prompt: str, negative: str, n: int = 32, seed: int = 1) -> 
     """The tones read on ``n`` pictures of ``prompt`` without and with ``negative`` as the
     negative prompt: ``{"without": {tone: count}, "with": {tone: count}, "pictures": ...}``,
     and the mean ink lightness ``L*`` of each set (``"lightness without"``, ``"... with"``)."""
+    check_int("n", n, minimum=1)
     refs = tone_references()
     out = {"pictures": {}}
     for label, neg in (("without", None), ("with", negative)):
@@ -258,6 +262,7 @@ def held_out_pairs(pipe, per_pair: int = 16, seed: int = 1) -> list[dict]:
     (or gesture), and with both. Shapes are read by mask agreement with the shape's training
     pictures in other colours; a tone by the nearest mean ink colour (CIELAB) of the training
     hands in each tone."""
+    check_int("per_pair", per_pair, minimum=1)
     train = ec.training_set()
     shapes = {}
     for shape in ("heart", "circle", "square"):
@@ -302,6 +307,7 @@ def negative_colour(
 ) -> list[dict]:
     """Per seed: how many of ``n`` pictures of ``prompt`` have the colour ``negative``
     without and with it as the negative prompt."""
+    check_int("n", n, minimum=1)
     rows = []
     for seed in seeds:
         plain = draw(pipe, [prompt] * n, seed)

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from ..checkpoints import atomic_write, cache_dir, config_key
 from ..profiles import check_float, check_int
 from .colour_vae import ColourVAE, ColourVAEConfig, train_colour_vae
+from .train import check_out_folder, folder_files, publish_folder
 
 __all__ = [
     "ColourDiffusionConfig",
@@ -246,37 +247,10 @@ def shipped_folder() -> Path:
     return Path(str(resources.files("noise2image"))) / "checkpoints" / "diffusion_emoji"
 
 
-def _files(folder: Path) -> dict[str, str]:
-    from ..checkpoints import sha256_file
-
-    return {
-        str(p.relative_to(folder)): sha256_file(p)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != _META
-    }
-
-
 def _config_from_dict(values: dict) -> ColourDiffusionConfig:
     values = dict(values)
     values["vae"] = ColourVAEConfig(**values["vae"])
     return ColourDiffusionConfig(**values)
-
-
-def check_out_folder(out: str | Path) -> Path:
-    """``out`` as a folder :func:`save_shipped` may write: new, empty, or one it wrote before
-    (its ``shipped.json`` lists every file). Anything else is refused before any training."""
-    import json
-
-    from ..checkpoints import check_save_folder
-
-    out = Path(out)
-    known = {_META}
-    if (out / _META).is_file():
-        try:
-            known |= set(json.loads((out / _META).read_text())["files"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"out={str(out)!r} holds an unreadable {_META}: {exc}") from exc
-    return check_save_folder(out, "out", known)
 
 
 def save_shipped(result: ColourResult, classifier, out: str | Path, extra: dict) -> dict:
@@ -306,7 +280,7 @@ def save_shipped(result: ColourResult, classifier, out: str | Path, extra: dict)
     (tmp / "classifier" / "classes.json").write_text(json.dumps(classes, indent=0) + "\n")
     meta = {
         "config": dataclasses.asdict(result.config),
-        "files": _files(tmp),
+        "files": folder_files(tmp),
         "train_seconds": round(result.train_seconds, 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -315,14 +289,7 @@ def save_shipped(result: ColourResult, classifier, out: str | Path, extra: dict)
         "trace": result.trace,
         **extra,
     }
-    (tmp / _META).write_text(json.dumps(meta, indent=1) + "\n")
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
-    return meta
+    return publish_folder(tmp, out, meta)
 
 
 def shipped_record(folder: str | Path | None = None) -> dict:
@@ -362,7 +329,7 @@ def load_shipped(device: str | torch.device = "cpu", folder: str | Path | None =
         expected = meta["files"]
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{meta_path} is not a shipped model's record ({exc})") from exc
-    actual = _files(folder)
+    actual = folder_files(folder)
     if actual != expected:
         differ = sorted(f for f in set(actual) | set(expected) if actual.get(f) != expected.get(f))
         raise CheckpointError(f"the shipped colour model's files do not match: {differ}")

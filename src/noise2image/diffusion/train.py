@@ -295,7 +295,8 @@ def shipped_folder() -> Path:
     return Path(str(resources.files("noise2image"))) / "checkpoints" / "diffusion_digits"
 
 
-def _files(folder: Path) -> dict[str, str]:
+def folder_files(folder: Path) -> dict[str, str]:
+    """Every file of a shipped folder (``shipped.json`` left out) with its SHA-256."""
     return {
         str(p.relative_to(folder)): sha256_file(p)
         for p in sorted(folder.rglob("*"))
@@ -325,7 +326,7 @@ def load_shipped(device: str | torch.device = "cpu", folder: str | os.PathLike |
             f"{meta_path} is not a shipped model's record ({type(exc).__name__}: {exc}): "
             "re-create it with `python -m noise2image.shipped retrain diffusion-digits`"
         ) from exc
-    actual = _files(folder)
+    actual = folder_files(folder)
     if actual != meta["files"]:
         changed = sorted(
             name
@@ -373,13 +374,19 @@ def save_folder(result: DiffusionResult, out: str | os.PathLike, command: str) -
     result.pipeline.to("cpu").save_pretrained(tmp, safe_serialization=True)
     meta = {
         "config": asdict(result.config),
-        "files": _files(tmp),
+        "files": folder_files(tmp),
         "train_seconds": round(result.train_seconds, 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "command": command,
         "trace": result.trace,
     }
+    return publish_folder(tmp, out, meta)
+
+
+def publish_folder(tmp: Path, out: Path, meta: dict) -> dict:
+    """Write ``meta`` as ``tmp/shipped.json`` and put the complete folder ``tmp`` in the
+    place of ``out`` (the old one removed only once the new one is in place)."""
     (tmp / _META).write_text(json.dumps(meta, indent=1) + "\n")
     old = out.with_name(f".{out.name}.old")
     shutil.rmtree(old, ignore_errors=True)
