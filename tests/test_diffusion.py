@@ -142,6 +142,39 @@ def test_precomputed_embeddings_give_the_same_pictures(tiny_pipe):
     assert torch.equal(from_text, from_embeds)
 
 
+def test_the_prompt_is_projected_once_per_call_and_the_pictures_stay_bit_identical(tiny_pipe):
+    def pictures():
+        return tiny_pipe(
+            ["a three", "a seven"], negative_prompt="blurry", guidance_scale=3.0,
+            num_inference_steps=6, generator=torch.Generator().manual_seed(4), output_type="pt",
+        ).images  # fmt: skip
+
+    kv = tiny_pipe.unet.blocks[0].attention.kv
+    calls = []
+    hook = kv.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        reused = pictures()
+        assert len(calls) == 1  # one projection for the 6 steps (prompt and negative together)
+        calls.clear()
+        with torch.no_grad():  # outside reusing_text every step projects the prompt again
+            tiny_pipe.unet(torch.zeros(1, 4, 8, 8), 500, torch.zeros(1, 5, 16))
+            tiny_pipe.unet(torch.zeros(1, 4, 8, 8), 500, torch.zeros(1, 5, 16))
+        assert len(calls) == 2
+        unet_class = type(tiny_pipe.unet)
+        method = unet_class.reusing_text
+        try:
+            unet_class.reusing_text = None  # the pipeline then projects at every step
+            calls.clear()
+            again = pictures()
+            assert len(calls) == 6
+        finally:
+            unet_class.reusing_text = method
+    finally:
+        hook.remove()
+    assert torch.equal(reused, again)
+    assert tiny_pipe.unet.blocks[0].attention._memo is None  # nothing kept after the call
+
+
 def test_output_types_and_images_per_prompt(tiny_pipe):
     pics = _pictures(tiny_pipe, prompt=["a one", "a two"], num_images_per_prompt=3)
     assert pics.shape == (6, 1, 32, 32) and 0 <= pics.min() and pics.max() <= 1

@@ -20,7 +20,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -360,23 +360,25 @@ class MiniDiffusionPipeline(DiffusionPipeline):
         # 6. Denoising loop
         low, high = guidance_interval
         levels = self.scheduler.config.num_train_timesteps
-        for i, t in enumerate(self.progress_bar(timesteps)):
-            guide = guided and low <= float(t) / levels <= high
-            model_in = torch.cat([latents] * 2) if guide else latents
-            if hasattr(self.scheduler, "scale_model_input"):
-                model_in = self.scheduler.scale_model_input(model_in, t)
-            text = context if guide else prompt_embeds
-            pred = self.unet(model_in, t, encoder_hidden_states=text, return_dict=False)[0]
-            if guide:
-                pred_negative, pred_prompt = pred.chunk(2)
-                pred = classifier_free_guidance(pred_negative, pred_prompt, guidance_scale)
-                pred = rescale_guidance(pred, pred_prompt, guidance_rescale)
-            step_generator = generator if isinstance(generator, torch.Generator) else None
-            latents = self.scheduler.step(
-                pred, t, latents, generator=step_generator, return_dict=False
-            )[0]
-            if callback_on_step_end is not None:
-                callback_on_step_end(self, i, t, {"latents": latents, "noise_pred": pred})
+        reuse = getattr(self.unet, "reusing_text", None)  # the prompt's keys and values once
+        with reuse() if reuse is not None else nullcontext():
+            for i, t in enumerate(self.progress_bar(timesteps)):
+                guide = guided and low <= float(t) / levels <= high
+                model_in = torch.cat([latents] * 2) if guide else latents
+                if hasattr(self.scheduler, "scale_model_input"):
+                    model_in = self.scheduler.scale_model_input(model_in, t)
+                text = context if guide else prompt_embeds
+                pred = self.unet(model_in, t, encoder_hidden_states=text, return_dict=False)[0]
+                if guide:
+                    pred_negative, pred_prompt = pred.chunk(2)
+                    pred = classifier_free_guidance(pred_negative, pred_prompt, guidance_scale)
+                    pred = rescale_guidance(pred, pred_prompt, guidance_rescale)
+                step_generator = generator if isinstance(generator, torch.Generator) else None
+                latents = self.scheduler.step(
+                    pred, t, latents, generator=step_generator, return_dict=False
+                )[0]
+                if callback_on_step_end is not None:
+                    callback_on_step_end(self, i, t, {"latents": latents, "noise_pred": pred})
 
         # 7. Decode the latents into pictures (refused if the denoising overflowed)
         if not torch.isfinite(latents).all():
