@@ -55,6 +55,13 @@ def test_a_drop_of_at_most_two_points():
     assert claims.share_drop("down <= 2", 490, 500, 400, 500, 0.02).verdict == "not held"
 
 
+def test_a_gain_of_at_least_twenty_points_over_another_run():
+    held = claims.share_gain("a beats b by >= 20", 300, 480, 60, 480, 0.2)
+    assert held.verdict == "held" and held.measured == pytest.approx(0.5) and held.n == 960
+    assert claims.share_gain("by >= 20", 50, 120, 30, 120, 0.2).verdict == "not shown"
+    assert claims.share_gain("by >= 20", 40, 480, 30, 480, 0.2).verdict == "not held"
+
+
 def test_seeds_decide_only_when_they_agree_beyond_the_spread_and_the_drift():
     up = claims.seeds_difference("up", [1.0, 1.1, 1.05], [2.0, 2.1, 2.2])
     assert (up.verdict, up.n, up.measured) == ("held", 3, pytest.approx(1.05))
@@ -257,6 +264,8 @@ def _rows():
         claims.share_ratio("f", 10, 500, 60, 500, factor=0.5),
         claims.share_drop("g", 90, 100, 89, 100, most=0.2),
         claims.share_drop("h", 90, 100, 30, 100, most=0.02),
+        claims.share_gain("g2", 60, 100, 20, 100, bar=0.2),
+        claims.share_gain("h2", 30, 100, 20, 100, bar=0.2),
         claims.seeds_bar("i", [3.0, 3.1, 3.2], 2.0),
         claims.seeds_bar("j", [3.0, 3.1, 3.2], 3.05, drift=0.01),
         claims.seeds_bar("k", [3.0, 3.1, 3.2], 2.0, "below"),
@@ -283,7 +292,7 @@ def test_every_rule_gives_each_verdict_its_own_numbers_support():
     assert list(table.columns)[-5:] == ["bar", "bar_high", "side", "margin", "guard"]
 
 
-@pytest.mark.parametrize("index", range(19))
+@pytest.mark.parametrize("index", range(21))
 def test_a_verdict_its_numbers_do_not_support_is_caught(index):
     row = _rows()[index].row()
     for wrong in claims.VERDICTS:

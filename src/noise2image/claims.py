@@ -51,6 +51,7 @@ __all__ = [
     "share_bar",
     "share_ratio",
     "share_drop",
+    "share_gain",
     "seeds_bar",
     "seeds_difference",
     "seeds_within",
@@ -72,6 +73,7 @@ RULES = {
     "share vs bar": "95 % Wilson interval of the share wholly past the bar",
     "share ratio": "95 % interval of p_after / p_before (MOVER) wholly past the factor",
     "share drop": "95 % MOVER interval of p_before - p_after wholly on one side of the bar",
+    "share gain": "95 % MOVER interval of p_a - p_b (two runs) wholly on one side of the bar",
     "seeds vs bar": "every seed past the bar by more than the cross-CPU drift",
     "seeds difference": (
         "every seed's difference on one side, its mean beyond the seed-to-seed spread "
@@ -213,6 +215,17 @@ def share_drop(
     detail = f"{_count(k_before, n_before)} -> {_count(k_after, n_after)}"
     return Verdict(claim, d, low, high, n_before + n_after, "share drop",
                    _side(low, high, most, "below"), detail, most, "below")  # fmt: skip
+
+
+def share_gain(claim: str, k_a: int, n_a: int, k_b: int, n_b: int, bar: float) -> Verdict:
+    """Run A's share claimed to beat run B's by more than ``bar`` (e.g. 0.2: "by at least 20
+    points"): held when Newcombe's interval of ``p_a - p_b`` is wholly above ``bar``, not
+    held when wholly below."""
+    check_float("bar", bar, minimum=-1.0, maximum=1.0)
+    d, low, high = mover(k_b, n_b, k_a, n_a)  # p_a - p_b
+    detail = f"{_count(k_a, n_a)} vs {_count(k_b, n_b)}"
+    return Verdict(claim, d, low, high, n_a + n_b, "share gain",
+                   _side(low, high, bar, "above"), detail, bar, "above")  # fmt: skip
 
 
 def _values(name: str, values: Sequence[float]) -> list[float]:
@@ -367,7 +380,7 @@ def recheck(row) -> str | None:
         return "the row lacks its numbers (measured, low, high, bar, side)"
     if low > high:
         return f"low {low:.4g} is above high {high:.4g}"
-    if rule in ("share vs bar", "share ratio", "share drop"):
+    if rule in ("share vs bar", "share ratio", "share drop", "share gain"):
         if not low - 1e-9 <= measured <= high + 1e-9:
             return f"measured {measured:.4g} lies outside its interval {low:.4g} to {high:.4g}"
         want = _side(low, high, bar, side)
