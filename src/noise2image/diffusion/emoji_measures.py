@@ -20,7 +20,7 @@ import torch
 
 from .. import colours
 
-__all__ = ["NEAR_COPY", "nearest_training", "mask_iou", "shape_votes", "has_colour"]
+__all__ = ["NEAR_COPY", "nearest_training", "mask_iou", "shape_votes", "COLOUR_WORDS", "has_colour"]
 
 NEAR_COPY = 1 / 3
 
@@ -76,14 +76,12 @@ def shape_votes(pictures, shapes: dict[str, np.ndarray]) -> list[str]:
     return out
 
 
+COLOUR_WORDS = (*(name for _, name in colours.HUES), "pink", "brown", "black", "white", "grey")
+"""The colour words the captions use (measured by :func:`noise2image.colours.colour_words`)."""
+
+
 def has_colour(pictures, colour: str, least: float = 0.25) -> np.ndarray:
     """Whether each picture's measured colour words include ``colour``."""
-    if colour not in {name for _, name in colours.HUES} | {
-        "pink",
-        "brown",
-        "black",
-        "white",
-        "grey",
-    }:
-        raise ValueError(f"colour must be one of the course's colour words, not {colour!r}")
+    if colour not in COLOUR_WORDS:
+        raise ValueError(f"colour must be one of {COLOUR_WORDS}, not {colour!r}")
     return np.array([colour in colours.colour_words(p, least) for p in np.asarray(pictures)])
