@@ -81,7 +81,14 @@ def test_a_save_never_replaces_what_the_user_wrote(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "field, value", [("epochs", 0), ("lr", float("nan")), ("caption_dropout", 1.5), ("limit", 3)]
+    "field, value",
+    [
+        ("epochs", 0),
+        ("lr", float("nan")),
+        ("caption_dropout", 1.5),
+        ("limit", 3),
+        ("text_encoder", "clip"),
+    ],
 )
 def test_bad_settings_are_refused_by_name(field, value):
     with pytest.raises(ParameterError, match=field):
@@ -106,3 +113,30 @@ def test_the_shipped_record_names_its_command_and_measures():
     assert meta["config"] == json.loads(json.dumps(dataclasses.asdict(ct.SHIPPED)))
     assert meta["vae"]["held_out_psnr"] > 25
     assert meta["classifier"]["trace"][-1]["test acc (unseen emoji)"] > 0.2
+
+
+def test_the_from_scratch_encoder_knows_only_the_captions_words_and_trains_and_resumes(
+    tiny_folder, tmp_path
+):
+    words = ct.caption_words(["waving hand, medium-light skin tone", "red heart"])
+    assert words == ["waving", "hand", ",", "medium", "-", "light", "skin", "tone", "red", "heart"]
+    tokenizer, encoder = ct.scratch_text_encoder(["red heart"])
+    ids = tokenizer("a kitty heart").input_ids
+    assert tokenizer.unk_token_id in ids and tokenizer.convert_tokens_to_ids("heart") in ids
+    assert encoder.config.max_position_embeddings == 32
+    out, _ = tiny_folder
+    vae = ct.load_shipped(folder=out)[0].pipeline.vae
+    config = dataclasses.replace(TINY, epochs=2, text_encoder="from scratch")
+    path = tmp_path / "scratch.pt"
+    first = ct.train_colour_diffusion(dataclasses.replace(config, epochs=1), checkpoint=None,
+                                      progress=False, vae=vae)  # fmt: skip
+    whole = ct.train_colour_diffusion(config, checkpoint=path, progress=False, vae=vae)
+    assert whole.trace[0]["loss"] == first.trace[0]["loss"]  # the same start, seed for seed
+    resumed = ct.train_colour_diffusion(config, checkpoint=path, progress=False, vae=vae)
+    assert [r["loss"] for r in resumed.trace] == [r["loss"] for r in whole.trace]
+    pipe = whole.pipeline
+    assert pipe.text_encoder.config.hidden_size == ct.SCRATCH_WIDTH
+    assert not any(p.requires_grad for p in pipe.text_encoder.parameters())
+    with pytest.warns(UserWarning, match="kitty"):
+        image = pipe("a kitty", num_inference_steps=2, output_type="pil").images[0]
+    assert image.size == (64, 64)

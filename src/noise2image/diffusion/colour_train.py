@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints import atomic_write, cache_dir, config_key
-from ..profiles import check_float, check_int
+from ..profiles import ParameterError, check_float, check_int
 from .colour_vae import ColourVAE, ColourVAEConfig, train_colour_vae
 from .train import check_out_folder, folder_files, publish_folder
 
@@ -42,6 +42,9 @@ __all__ = [
     "train_colour_diffusion",
     "build_colour_pipeline",
     "SHIPPED",
+    "TEXT_ENCODERS",
+    "caption_words",
+    "scratch_text_encoder",
     "shipped_folder",
     "load_shipped",
     "shipped_record",
@@ -65,6 +68,7 @@ class ColourDiffusionConfig:
     caption_dropout: float = 0.1
     limit: int | None = None
     seed: int = 0
+    text_encoder: str = "pretrained"  # or "from scratch": chapter 8's, trained with it
 
     def __post_init__(self):
         check_int("width", self.width, minimum=16, maximum=4096)
@@ -79,9 +83,44 @@ class ColourDiffusionConfig:
         if self.limit is not None:
             check_int("limit", self.limit, minimum=8)
         check_int("seed", self.seed, minimum=0)
+        if self.text_encoder not in TEXT_ENCODERS:
+            raise ParameterError(
+                f"text_encoder must be one of {TEXT_ENCODERS}, got {self.text_encoder!r}"
+            )
 
     def key(self) -> str:
         return config_key(self)
+
+
+TEXT_ENCODERS = ("pretrained", "from scratch")
+"""``"pretrained"``: all-MiniLM-L6-v2, frozen (the shipped model). ``"from scratch"``:
+chapter 8's encoder (a word-level tokenizer over the training captions' words and a
+2-layer, 128-wide ``CLIPTextModel``) trained together with the denoiser, for comparison."""
+SCRATCH_WIDTH, SCRATCH_LAYERS = 128, 2
+
+
+def caption_words(captions: list[str]) -> list[str]:
+    """The words of ``captions`` as chapter 8's word-level tokenizer splits them (lower
+    case, punctuation apart), in order of first use: the only words a from-scratch encoder
+    can know."""
+    from tokenizers import pre_tokenizers
+
+    split = pre_tokenizers.Whitespace()
+    words = (w for c in captions for w, _ in split.pre_tokenize_str(c.lower()))
+    return list(dict.fromkeys(words))
+
+
+def scratch_text_encoder(captions: list[str], seed: int = 0):
+    """``(tokenizer, encoder)``: chapter 8's from-scratch text encoder for ``captions``
+    (untrained, initialised from ``seed``; 32 tokens like the pretrained one)."""
+    from .model import make_text_encoder, make_tokenizer
+    from .pretrained_text import MAX_TOKENS
+
+    tokenizer = make_tokenizer(caption_words(captions), max_length=MAX_TOKENS)
+    torch.manual_seed(seed)
+    return tokenizer, make_text_encoder(
+        tokenizer, SCRATCH_WIDTH, SCRATCH_LAYERS, positions=MAX_TOKENS
+    )
 
 
 @dataclasses.dataclass
@@ -130,7 +169,9 @@ def build_colour_pipeline(vae, tokenizer, text_encoder, unet, device="cpu"):
     return pipe.to(device)
 
 
-def _training_arrays(config: ColourDiffusionConfig, vae: ColourVAE, tokenizer, encoder):
+def _training_arrays(config: ColourDiffusionConfig, vae: ColourVAE):
+    """``(scaled latents (N, 4, 16, 16), the 4 caption variants of each picture (4 N),
+    the pictures)``."""
     from .emoji_captions import caption_variants, training_set
 
     data = training_set()
@@ -144,8 +185,48 @@ def _training_arrays(config: ColourDiffusionConfig, vae: ColourVAE, tokenizer, e
     variants = [
         v for e, c in zip(data.entries, data.colours, strict=True) for v in caption_variants(e, c)
     ]
-    states = caption_states(variants + [""], tokenizer, encoder)
-    return latents, states[:-1].view(len(data), 4, *states.shape[1:]), states[-1], data
+    return latents, variants, data
+
+
+class _FrozenText:
+    """The pretrained encoder's token states, computed once: ``(caption rows)`` -> states."""
+
+    def __init__(self, variants: list[str]):
+        from .pretrained_text import load_text_encoder
+
+        self.tokenizer, self.encoder = load_text_encoder()
+        states = caption_states(variants + [""], self.tokenizer, self.encoder)
+        self.rows, self.empty = states[:-1], states[-1]
+        self.dim = states.shape[-1]
+        self.parts: dict = {}
+
+    def __call__(self, rows: torch.Tensor, dropped: torch.Tensor) -> torch.Tensor:
+        text = self.rows[rows].float()
+        text[dropped] = self.empty.float()
+        return text
+
+
+class _ScratchText:
+    """Chapter 8's encoder trained with the denoiser: ``(caption rows)`` -> its states."""
+
+    def __init__(self, variants: list[str], config: ColourDiffusionConfig):
+        from .pretrained_text import MAX_TOKENS
+
+        with torch.random.fork_rng():  # the denoiser's start is the same as the pretrained's
+            self.tokenizer, self.encoder = scratch_text_encoder(variants, config.seed + 1)
+        ids = self.tokenizer(
+            variants + [""], padding="max_length", max_length=MAX_TOKENS, truncation=True,
+            return_tensors="pt",
+        ).input_ids  # fmt: skip
+        self.rows, self.empty = ids[:-1], ids[-1]
+        self.dim = SCRATCH_WIDTH
+        self.ema = copy.deepcopy(self.encoder)
+        self.parts = {"text_encoder": self.encoder, "ema_text_encoder": self.ema}
+
+    def __call__(self, rows: torch.Tensor, dropped: torch.Tensor) -> torch.Tensor:
+        ids = self.rows[rows].clone()
+        ids[dropped] = self.empty
+        return self.encoder(ids)[0]
 
 
 def _vae(config: ColourVAEConfig, progress: bool) -> ColourVAE:
@@ -161,35 +242,37 @@ def train_colour_diffusion(
     vae: ColourVAE | None = None,
     save_every: int = 10,
 ) -> ColourResult:
-    """Train the denoiser for ``config.epochs`` epochs (the text encoder stays frozen).
+    """Train the denoiser for ``config.epochs`` epochs; the pretrained text encoder stays
+    frozen, chapter 8's (``config.text_encoder="from scratch"``) trains with it.
     With ``checkpoint``, the run is saved every ``save_every`` epochs (the file holds the
     weights, their average and the optimiser: ~370 MB) and resumes after an interruption.
     ``vae``: a trained autoencoder (by default ``config.vae``'s run)."""
     from ..progress import progress_bar
     from ..training import resume, save_progress, update_average
     from .model import LatentDenoiser
-    from .pretrained_text import load_text_encoder
 
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
     vae = _vae(config.vae, progress) if vae is None else vae
     vae.eval().requires_grad_(False)
-    tokenizer, encoder = load_text_encoder()
-    latents, states, empty, _ = _training_arrays(config, vae, tokenizer, encoder)
+    latents, variants, _ = _training_arrays(config, vae)
+    scratch = config.text_encoder == "from scratch"
+    text = _ScratchText(variants, config) if scratch else _FrozenText(variants)
     unet = LatentDenoiser(
         in_channels=config.vae.latent_channels,
         sample_size=16,
         width=config.width,
         depth=config.depth,
         expansion=config.expansion,
-        text_dim=states.shape[-1],
+        text_dim=text.dim,
     )
     ema = copy.deepcopy(unet)
-    opt = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=0.0)
+    params = [*unet.parameters(), *(text.encoder.parameters() if scratch else ())]
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     warm = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda step: min(1.0, (step + 1) / max(1, config.warmup))
     )
-    parts = {"unet": unet, "ema_unet": ema, "opt": opt, "warmup": warm}
+    parts = {"unet": unet, "ema_unet": ema, "opt": opt, "warmup": warm, **text.parts}
     trace, _ = resume(checkpoint, dataclasses.asdict(config), parts, rng)
     steps = max(1, len(latents) // config.batch_size)
     bar = progress_bar(total=config.epochs, desc="colour diffusion", disable=not progress)
@@ -197,26 +280,29 @@ def train_colour_diffusion(
     for epoch in range(len(trace) + 1, config.epochs + 1):
         started = time.perf_counter()
         unet.train()
+        text.encoder.train(scratch)
         order = torch.randperm(len(latents), generator=rng)
         total = 0.0
         for step in range(steps):
             chosen = order[step * config.batch_size : (step + 1) * config.batch_size]
             b = len(chosen)
             variant = torch.randint(0, 4, (b,), generator=rng)
-            text = states[chosen, variant].float()
             dropped = torch.rand(b, generator=rng) < config.caption_dropout
-            text[dropped] = empty.float()
+            states = text(chosen * 4 + variant, dropped)
             x = latents[chosen]
             noise = torch.randn(x.shape, generator=rng)
             sigma = torch.sigmoid(torch.randn(b, generator=rng))  # logit-normal levels
             s = sigma.view(-1, 1, 1, 1)
-            pred = unet((1 - s) * x + s * noise, sigma * 1000, text, return_dict=False)[0]
+            pred = unet((1 - s) * x + s * noise, sigma * 1000, states, return_dict=False)[0]
             loss = F.mse_loss(pred, noise - x)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             warm.step()
-            update_average(ema, unet, config.ema_decay, (epoch - 1) * steps + step)
+            done = (epoch - 1) * steps + step
+            update_average(ema, unet, config.ema_decay, done)
+            if scratch:
+                update_average(text.ema, text.encoder, config.ema_decay, done)
             total += loss.item()
         trace.append(
             {"epoch": epoch, "loss": total / steps, "seconds": time.perf_counter() - started}
@@ -226,7 +312,7 @@ def train_colour_diffusion(
         if checkpoint is not None and (epoch % save_every == 0 or epoch == config.epochs):
             save_progress(checkpoint, dataclasses.asdict(config), parts, rng, trace)
     bar.close()
-    pipe = build_colour_pipeline(vae, tokenizer, encoder, ema)
+    pipe = build_colour_pipeline(vae, text.tokenizer, text.ema if scratch else text.encoder, ema)
     return ColourResult(config, pipe, trace, sum(r["seconds"] for r in trace))
 
 

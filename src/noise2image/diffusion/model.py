@@ -115,9 +115,11 @@ def make_tokenizer(words=VOCABULARY, max_length: int = MAX_TOKENS, eos: bool = T
     )
 
 
-def make_text_encoder(tokenizer, hidden_size: int = 128, layers: int = 2, heads: int = 4):
-    """A small ``CLIPTextModel`` for ``tokenizer``: token ids ``(B, T)`` -> ``(B, T, hidden_size)``,
-    trained from scratch with the denoiser."""
+def make_text_encoder(
+    tokenizer, hidden_size: int = 128, layers: int = 2, heads: int = 4, positions: int = MAX_TOKENS
+):
+    """A small ``CLIPTextModel`` for ``tokenizer``: token ids ``(B, T ≤ positions)`` ->
+    ``(B, T, hidden_size)``, trained from scratch with the denoiser."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
     config = CLIPTextConfig(
@@ -126,7 +128,7 @@ def make_text_encoder(tokenizer, hidden_size: int = 128, layers: int = 2, heads:
         intermediate_size=2 * hidden_size,
         num_hidden_layers=layers,
         num_attention_heads=heads,
-        max_position_embeddings=MAX_TOKENS,
+        max_position_embeddings=positions,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
