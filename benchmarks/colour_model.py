@@ -7,7 +7,8 @@
    choose (:mod:`noise2image.diffusion.colour_eval`): 200 training names (classified as
    asked; nearest training picture = the asked emoji; near-copies), the 30 paraphrases
    (4 pictures each, classified as the meant subgroup), the 8 held-out pairs (16 pictures
-   each: colour, shape, both), and "a heart" with the negative prompt "red" on 3 seeds.
+   each: colour, shape, both), "a heart" with the negative prompt "red", "a face" with
+   "smiling" and "an animal" without the animal it draws most often, on 3 seeds.
 
 Results go to ``benchmarks/colour_model.md``.
 
@@ -66,6 +67,12 @@ def main() -> int:
     para = colour_eval.paraphrases(pipe, classifier, classes)
     pairs = colour_eval.held_out_pairs(pipe)
     red = colour_eval.negative_colour(pipe)
+    smiling = colour_eval.subgroup_judge(classifier, classes, "face-smiling")
+    face = colour_eval.negative_concept(pipe, "a face", "smiling", smiling)
+    animal = colour_eval.most_drawn(pipe, "an animal", 0, subgroup_prefix="animal")
+    erased = colour_eval.negative_concept(
+        pipe, "an animal", animal["name"], colour_eval.nearest_name_judge(animal["name"])
+    )
     meta = colour_train.shipped_folder() / "shipped.json"
     import json
 
@@ -96,8 +103,11 @@ def main() -> int:
         "",
         "## Acceptance measures (shares with 95 % Wilson intervals)",
         "",
-        f"- 200 training names: classified as asked {_pct(trained['classified as asked'])}; "
-        f"nearest training picture is the asked emoji {_pct(trained['nearest is asked'])}; "
+        f"- 200 training names: classified as asked {_pct(trained['classified as asked'])} "
+        f"(the classifier on the same emoji's real pictures: "
+        f"{_pct(trained['real pictures classified as asked'])}); "
+        f"nearest training picture is the asked emoji {_pct(trained['nearest is asked'])} "
+        f"(in any skin tone: {_pct(trained['nearest is asked, any tone'])}); "
         f"near-copies {_pct(trained['near copies'])}",
         f"- 30 paraphrases × 4: classified as the meant subgroup {_pct(para['as meant'])}",
         "",
@@ -112,6 +122,21 @@ def main() -> int:
     lines += ["", '| seed | red hearts without | with negative "red" |', "| ---: | --- | --- |"]
     for row in red:
         lines.append(f"| {row['seed']} | {_pct(row['without'])} | {_pct(row['with'])} |")
+    lines += [
+        "",
+        f'| seed | "a face": smiling faces without | with negative "smiling" | "an animal": '
+        f'{animal["name"]} without | with negative "{animal["name"]}" |',
+        "| ---: | --- | --- | --- | --- |",
+    ]
+    for f, a in zip(face, erased, strict=True):
+        lines.append(
+            f"| {f['seed']} | {_pct(f['without'])} | {_pct(f['with'])} | {_pct(a['without'])} | "
+            f"{_pct(a['with'])} |"
+        )
+    lines.append(
+        f'\n(The animal is the one "an animal" draws most often on seed 0: {animal["k"]} of '
+        f"{animal['n']} pictures.)"
+    )
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -3,6 +3,7 @@ training hands, held-out shapes recognised, counts with their intervals, and the
 encoders' reach over the paraphrases."""
 
 import numpy as np
+import pytest
 
 from noise2image.diffusion import colour_eval, emoji_captions
 
@@ -38,3 +39,85 @@ def test_the_pretrained_encoder_reaches_paraphrases_a_caption_vocabulary_cannot(
     assert found["unknown words"]["share"] > 0.3
     kitty = next(r for r in found["rows"] if r["paraphrase"] == "a kitty")
     assert kitty["words no caption uses"] == "kitty"
+
+
+class _Pictures:
+    """A stand-in pipeline that "draws" fixed training pictures: ``without`` for each prompt
+    (a training emoji's prompt gives that emoji), ``with_negative`` when a negative prompt
+    is given."""
+
+    def __init__(self, train, without, with_negative=None):
+        self.train, self.without, self.with_negative = train, without, with_negative
+        self.by_prompt = {colour_eval.prompt_of(e): i for i, e in enumerate(train.entries)}
+
+    def __call__(self, prompts, negative_prompt=None, **_):
+        import types
+
+        import torch
+
+        rows = [
+            self.with_negative if negative_prompt is not None and self.with_negative is not None
+            else self.by_prompt.get(p, self.without)
+            for p in prompts
+        ]  # fmt: skip
+        images = torch.from_numpy(self.train.images[rows]).permute(0, 3, 1, 2).float() / 255
+        return types.SimpleNamespace(images=images)
+
+
+def _index(train, name):
+    return next(i for i, e in enumerate(train.entries) if e.name == name and e.tone is None)
+
+
+def test_erasing_one_animal_is_counted_by_the_nearest_training_picture():
+    train = emoji_captions.training_set()
+    pipe = _Pictures(train, _index(train, "ox"), _index(train, "llama"))
+    found = colour_eval.most_drawn(pipe, "an animal", seed=0, n=6, subgroup_prefix="animal")
+    assert found == {"name": "ox", "k": 6, "n": 6}
+    rows = colour_eval.negative_concept(
+        pipe, "an animal", "ox", colour_eval.nearest_name_judge("ox", train), seeds=(1, 2), n=5
+    )
+    assert [r["seed"] for r in rows] == [1, 2]
+    assert all(r["without"]["k"] == 5 and r["with"]["k"] == 0 for r in rows)
+    with pytest.raises(ValueError, match="name"):
+        colour_eval.nearest_name_judge("unicorn horse", train)
+    with pytest.raises(ValueError, match="subgroup_prefix"):
+        colour_eval.most_drawn(pipe, "an animal", seed=0, n=2, subgroup_prefix="plant")
+
+
+def test_a_subgroup_judge_names_a_class_it_does_not_know():
+    with pytest.raises(ValueError, match="subgroup"):
+        colour_eval.subgroup_judge(None, ["face-smiling", "heart"], "face-smile")
+
+
+def test_training_names_give_the_classifiers_ceiling_and_tell_tone_from_shape():
+    from noise2image.diffusion import colour_train
+
+    _, classifier, classes = colour_train.load_shipped()
+    train = emoji_captions.training_set()
+    exact = colour_eval.training_names(_Pictures(train, 0), classifier, classes, n=40)
+    # pictures that are the asked training emoji: classified as their real pictures are
+    assert exact["classified as asked"] == exact["real pictures classified as asked"]
+    assert exact["nearest is asked"]["share"] == exact["nearest is asked, any tone"]["share"] == 1
+    assert exact["near copies"]["k"] == 40
+    # every toned emoji drawn in another tone: the shape is right, the tone is not
+    by_name = {}
+    for i, e in enumerate(train.entries):
+        by_name.setdefault(e.name, {})[e.tone] = i
+
+    class OtherTone(_Pictures):
+        def __call__(self, prompts, **kw):
+            out = super().__call__(prompts, **kw)
+            for j, p in enumerate(prompts):
+                e = train.entries[self.by_prompt[p]]
+                others = [i for t, i in by_name[e.name].items() if t != e.tone]
+                if e.tone is not None and others:
+                    import torch
+
+                    out.images[j] = torch.from_numpy(train.images[others[0]]).permute(2, 0, 1) / 255
+            return out
+
+    swapped = colour_eval.training_names(OtherTone(train, 0), classifier, classes, n=40)
+    toned = sum(e.tone is not None for e in swapped["asked"])
+    assert 0 < toned < 40
+    assert swapped["nearest is asked"]["k"] == 40 - toned
+    assert swapped["nearest is asked, any tone"]["k"] == 40

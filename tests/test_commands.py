@@ -205,6 +205,14 @@ def test_negative_prompt_sweep_gathers_one_row_per_setting(tmp_path):
     assert len(table) == 3
 
 
+def test_colour_sweep_gathers_one_row_per_setting(tmp_path):
+    # the sweeps page's `python -m noise2image.sweeps ...colour_prompt_run.ipynb ...`
+    notebook = "notebooks/experiments/colour_prompt_run.ipynb"
+    table = smoke_sweep(notebook, "negative_prompt=,red", tmp_path)
+    assert table[0].startswith("negative_prompt,most drawn emoji,its share,distinct emoji")
+    assert table[0].endswith("colour share") and len(table) == 3
+
+
 @pytest.mark.parametrize(
     "script",
     [
@@ -213,6 +221,7 @@ def test_negative_prompt_sweep_gathers_one_row_per_setting(tmp_path):
         "benchmarks/diffusion_denoisers.py",
         "benchmarks/sweep_cluster.py",
         "benchmarks/colour_model.py",
+        "benchmarks/colour_encoders.py",
     ],
 )
 def test_benchmark_scripts_explain_themselves(script):

@@ -26,6 +26,10 @@ __all__ = [
     "paraphrases",
     "held_out_pairs",
     "negative_colour",
+    "negative_concept",
+    "subgroup_judge",
+    "nearest_name_judge",
+    "most_drawn",
     "NO_TONE",
     "tone_references",
     "tones_of",
@@ -76,7 +80,8 @@ def draw(
 def classify(classifier, classes: list[str], pictures: np.ndarray) -> list[str]:
     """The course classifier's subgroup for each uint8 picture."""
     x = torch.from_numpy(pictures).permute(0, 3, 1, 2).float().div(255)
-    guess = torch.cat([classifier(b).argmax(1) for b in x.split(256)])
+    device = next(classifier.parameters()).device  # the chapter's device, CPU or GPU
+    guess = torch.cat([classifier(b.to(device)).argmax(1).cpu() for b in x.split(256)])
     return [classes[i] for i in guess.tolist()]
 
 
@@ -94,24 +99,35 @@ def share(k: int, n: int) -> dict:
 
 def training_names(pipe, classifier, classes, n: int = 200, seed: int = 1) -> dict:
     """``n`` training emoji (drawn with :data:`NAME_SEED`) asked for by name: the share the
-    classifier reads as the asked subgroup, the share whose nearest training picture is the
-    asked emoji, and the share of near-copies (Carlini et al.'s ratio)."""
+    classifier reads as the asked subgroup (and, as its ceiling, the share of the same
+    emoji's training pictures it reads so), the share whose nearest training picture is the
+    asked emoji (and the asked emoji in any skin tone), and the share of near-copies
+    (Carlini et al.'s ratio)."""
     check_int("n", n, minimum=1, maximum=len(ec.training_set()))
     train = ec.training_set()
     pick = np.random.default_rng(NAME_SEED).choice(len(train), n, replace=False)
     asked = [train.entries[i] for i in pick]
     pictures = draw(pipe, [prompt_of(e) for e in asked], seed)
     subgroups = classify(classifier, classes, pictures)
+    real = classify(classifier, classes, train.images[pick])
     near = em.nearest_training(pictures, train.images)
+    nearest = [train.entries[j] for j in near["nearest"]]
     return {
         "pictures": pictures,
         "asked": asked,
         "classified as asked": share(
             sum(s == e.subgroup for s, e in zip(subgroups, asked, strict=True)), n
         ),
+        # the classifier's own ceiling: the same emoji's training pictures, read by it
+        "real pictures classified as asked": share(
+            sum(s == e.subgroup for s, e in zip(real, asked, strict=True)), n
+        ),
         "nearest is asked": share(
-            sum(train.entries[j].key == e.key for j, e in zip(near["nearest"], asked, strict=True)),
-            n,
+            sum(m.key == e.key for m, e in zip(nearest, asked, strict=True)), n
+        ),
+        # the asked emoji in any skin tone: tells the tone apart from the shape
+        "nearest is asked, any tone": share(
+            sum(m.name == e.name for m, e in zip(nearest, asked, strict=True)), n
         ),
         "near copies": share(int(near["near copy"].sum()), n),
         "nearest": near["nearest"],
@@ -320,3 +336,73 @@ def negative_colour(
             }
         )
     return rows
+
+
+def negative_concept(
+    pipe, prompt: str, negative: str, judge, seeds=(1, 2, 3), n: int = 32
+) -> list[dict]:
+    """Per seed: how many of ``n`` pictures of ``prompt`` show the concept ``negative``
+    names, without and with it as the negative prompt. ``judge(pictures)`` -> one bool per
+    picture (see :func:`subgroup_judge`, :func:`nearest_name_judge`)."""
+    check_int("n", n, minimum=1)
+    rows = []
+    for seed in seeds:
+        plain = draw(pipe, [prompt] * n, seed)
+        steered = draw(pipe, [prompt] * n, seed, negative_prompt=negative)
+        rows.append(
+            {
+                "seed": seed,
+                "without": share(np.asarray(judge(plain)).sum(), n),
+                "with": share(np.asarray(judge(steered)).sum(), n),
+                "pictures": {"without": plain, "with": steered},
+            }
+        )
+    return rows
+
+
+def subgroup_judge(classifier, classes: list[str], subgroup: str):
+    """A judge for :func:`negative_concept`: the classifier reads the picture as
+    ``subgroup`` (e.g. ``"face-smiling"``)."""
+    if subgroup not in classes:
+        raise ValueError(f"subgroup must be one of the classifier's classes, got {subgroup!r}")
+
+    def judge(pictures):
+        return np.array([s == subgroup for s in classify(classifier, classes, pictures)])
+
+    return judge
+
+
+def nearest_name_judge(name: str, train: ec.EmojiSet | None = None):
+    """A judge for :func:`negative_concept`: the picture's nearest training picture is the
+    emoji ``name`` (any skin tone)."""
+    train = train or ec.training_set()
+    if not any(e.name == name for e in train.entries):
+        raise ValueError(f"name must be a training emoji's name, got {name!r}")
+
+    def judge(pictures):
+        nearest = em.nearest_training(pictures, train.images)["nearest"]
+        return np.array([train.entries[j].name == name for j in nearest])
+
+    return judge
+
+
+def most_drawn(pipe, prompt: str, seed: int, n: int = 32, subgroup_prefix: str = "") -> dict:
+    """The training emoji that ``prompt`` draws most often on ``seed`` (by nearest training
+    picture, among emoji whose subgroup starts with ``subgroup_prefix``): its name and count.
+    A chapter picks the concept to erase with it on its own seed, then measures on others."""
+    check_int("n", n, minimum=1)
+    train = ec.training_set()
+    nearest = em.nearest_training(draw(pipe, [prompt] * n, seed), train.images)["nearest"]
+    names = [
+        train.entries[j].name
+        for j in nearest
+        if train.entries[j].subgroup.startswith(subgroup_prefix)
+    ]
+    if not names:
+        raise ValueError(
+            f"no picture of {prompt!r} is nearest to an emoji whose subgroup starts with "
+            f"subgroup_prefix={subgroup_prefix!r}: give a prefix of a subgroup it draws"
+        )
+    values, counts = np.unique(names, return_counts=True)
+    best = int(np.argmax(counts))
+    return {"name": str(values[best]), "k": int(counts[best]), "n": n}
