@@ -323,19 +323,12 @@ def negative_colour(
 ) -> list[dict]:
     """Per seed: how many of ``n`` pictures of ``prompt`` have the colour ``negative``
     without and with it as the negative prompt."""
-    check_int("n", n, minimum=1)
-    rows = []
-    for seed in seeds:
-        plain = draw(pipe, [prompt] * n, seed)
-        steered = draw(pipe, [prompt] * n, seed, negative_prompt=negative)
-        rows.append(
-            {
-                "seed": seed,
-                "without": share(em.has_colour(plain, negative).sum(), n),
-                "with": share(em.has_colour(steered, negative).sum(), n),
-            }
-        )
-    return rows
+    if negative not in em.COLOUR_WORDS:
+        raise ValueError(f"negative must be one of {em.COLOUR_WORDS}, not {negative!r}")
+    rows = negative_concept(
+        pipe, prompt, negative, lambda pictures: em.has_colour(pictures, negative), seeds, n
+    )
+    return [{key: row[key] for key in ("seed", "without", "with")} for row in rows]
 
 
 def negative_concept(
