@@ -81,12 +81,16 @@ def sentence_problems(text: str) -> list[str]:
         flat = " ".join(sentence.split())
         for verb, numbers, holds, told in spans:
             # the direction word and the first pair of numbers after it, within the sentence;
-            # "does not rise (3.25 -> 2.90)" is true: a negated word asks the opposite
-            pattern = rf"(?P<no>\b(?:not|never|no longer|n't)\s+)?\b{verb}\b[^.;]{{0,80}}?{numbers}"
+            # "does not rise (3.25 -> 2.90)" is true: a negated word asks the opposite, and
+            # "is not shown to lower (0.38 -> 0.38)" claims neither (the counts cannot tell)
+            pattern = (
+                rf"(?P<hedge>\bnot shown to\s+)?(?P<no>\b(?:not|never|no longer|n't)\s+)?"
+                rf"\b{verb}\b[^.;]{{0,80}}?{numbers}"
+            )
             match = re.search(pattern, flat, re.IGNORECASE)
-            if not match:
+            if not match or match["hedge"]:
                 continue
-            a, b = _number(match[2]), _number(match[3])
+            a, b = (_number(g) for g in match.groups()[-2:])  # the pair of numbers
             if match["no"] and holds(a, b):
                 problems.append(f"denies {told} that its numbers show: {match[0]!r}")
             elif not match["no"] and not holds(a, b):
