@@ -43,6 +43,27 @@ def test_a_share_said_to_halve(before, after, verdict):
     assert "of 500" in row.detail
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "verdict"),
+    [
+        ((133, 192), (0, 192), "held"),  # chapter 10's ox: erased
+        ((6, 96), (2, 96), "not shown"),  # a handful: the counts cannot tell
+        ((60, 192), (50, 192), "not held"),  # hardly fell
+        ((0, 192), (0, 192), "not testable here"),  # the prompt never drew it: nothing to erase
+    ],
+)
+def test_a_concept_erased_by_a_negative_prompt(before, after, verdict):
+    row = claims.share_erased("erased", *before, *after)
+    assert row.verdict == verdict
+    if verdict == "not testable here":
+        assert row.detail == "the prompt alone drew it in 0 of 192 pictures"
+        assert row.measured is None and row.rule == "not testable"
+    else:  # otherwise it is the share ratio at a quarter, row for row
+        assert row == claims.share_ratio("erased", *before, *after, factor=0.25)
+    recorded = {key: row.row()[key] for key in claims.RECORDED}
+    assert claims.recheck(recorded) is None
+
+
 @pytest.mark.parametrize(("k", "verdict"), [(495, "held"), (480, "not shown"), (440, "not held")])
 def test_a_share_against_a_bar(k, verdict):
     row = claims.share_bar("classified as asked >= 95 %", k, 500, 0.95)
@@ -120,6 +141,8 @@ def test_not_testable_keeps_its_reason_and_the_table_and_summary_count_every_ver
         lambda: claims.seeds_bar("x", [1.0], 1.0, "sideways"),
         lambda: claims.seeds_difference("x", [1.0, 2.0], [1.0]),
         lambda: claims.not_testable("x", ""),
+        lambda: claims.share_erased("x", -1, 10, 0, 10),
+        lambda: claims.share_erased("x", 3, 10, 2, 10, factor=float("nan")),
     ],
 )
 def test_bad_input_is_refused_naming_the_argument(call):

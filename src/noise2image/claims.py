@@ -50,6 +50,7 @@ __all__ = [
     "ratio_interval",
     "share_bar",
     "share_ratio",
+    "share_erased",
     "share_drop",
     "share_gain",
     "seeds_bar",
@@ -204,6 +205,21 @@ def share_ratio(
     detail = f"{_count(k_before, n_before)} -> {_count(k_after, n_after)}"
     return Verdict(claim, ratio, low, high, n_before + n_after, "share ratio",
                    _side(low, high, factor, "below"), detail, factor, "below")  # fmt: skip
+
+
+def share_erased(
+    claim: str, k_before: int, n_before: int, k_after: int, n_after: int, factor: float = 0.25
+) -> Verdict:
+    """A concept a negative prompt is claimed to erase: its share falls to at most
+    ``factor`` of what the prompt alone drew (:func:`share_ratio`), counted by the same
+    judge on the same seeds. **Not testable here** when the prompt alone drew it in none of
+    its pictures (``k_before`` 0): a negative prompt only pushes away from what the prompt
+    would draw, so there is nothing to erase, and "0 -> 0" is no evidence either way."""
+    check_int("n_before", n_before, minimum=1)
+    check_int("k_before", k_before, minimum=0, maximum=n_before)
+    if k_before == 0:
+        return not_testable(claim, f"the prompt alone drew it in 0 of {n_before} pictures")
+    return share_ratio(claim, k_before, n_before, k_after, n_after, factor)
 
 
 def share_drop(
