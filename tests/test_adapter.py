@@ -169,3 +169,40 @@ def test_choose_scale_takes_the_clearest_scale_that_keeps_the_prompt():
     assert adapter.choose_scale(sweep) == 0.75  # 0.5 is clearer but loses 4 points
     with pytest.raises(ValueError, match="scale-0"):
         adapter.choose_scale(sweep.drop(index=0.0))
+
+
+def test_a_drawn_prior_is_the_frozen_models_own_pictures_and_trains_the_lora():
+    pipe = make_tiny_pipe()
+    prompts = ["a seven", "a bold one", "a thin digit"]
+    prior = adapter.drawn_prior(pipe, prompts, seed=3, progress=False, num_inference_steps=2)
+    assert prior.latents.shape == (3, 4, 8, 8) and prior.prompts == prompts
+    generator = torch.Generator().manual_seed(3)
+    same = pipe(prompts, generator=generator, output_type="latent", num_inference_steps=2)
+    assert torch.equal(prior.latents, same.images)  # what the model drew, nothing else
+    bad = adapter.bad_set(pipe, FAST, progress=False)
+    result = adapter.train_wrong_lora(pipe, bad, FAST, prior=prior, progress=False)
+    assert all(r["prior loss"] > 0 for r in result.trace)
+    with pytest.raises(ValueError, match="prompts must be"):
+        adapter.drawn_prior(pipe, [], progress=False)
+
+
+def test_random_words_are_as_long_as_the_learned_word_and_change_no_other_row(trained):
+    pipe, _, _, _ = trained
+    before = pipe.text_encoder.get_input_embeddings().weight.clone()
+    words = adapter.random_words(pipe, 3, seed=1)
+    assert words == ["random1", "random2", "random3"]
+    rows = pipe.text_encoder.get_input_embeddings().weight
+    assert torch.equal(rows[: len(before)], before)
+    length = adapter.token_embedding(pipe, "wrong").norm()
+    vectors = torch.stack([adapter.token_embedding(pipe, w) for w in words])
+    assert torch.allclose(vectors.norm(dim=1), length.expand(3))
+    assert torch.linalg.matrix_rank(vectors) == 3  # three different directions
+    assert torch.equal(vectors, torch.stack(
+        [adapter.token_embedding(pipe, w) for w in adapter.random_words(pipe, 3, seed=1)]
+    ))  # fmt: skip
+    runs = adapter.woolf_runs(pipe, pipe, 0.5, null_words=words)
+    assert runs[f"{adapter.NULL} 2"] == (pipe, "random2", 0.0)  # the LoRA off
+    with pytest.raises(ValueError, match="like='nope'"):
+        adapter.random_words(pipe, 1, like="nope")
+    with pytest.raises(ValueError, match="k"):
+        adapter.random_words(pipe, 0)

@@ -212,6 +212,38 @@ def test_chapter_9_part_1_claims_use_the_rule_on_the_seeds():
                     "with the bad set's words as negative (default)"] == "held"  # fmt: skip
     guards = part1[part1["guard"]].index
     assert len(guards) == 3 and all("not worse" in g or "placebo" in g for g in guards)
+    assert not part1.index.str.contains("random embeddings").any()  # no null runs: no rows
+
+
+def test_chapter_9_the_learned_word_is_judged_against_the_best_random_embedding_per_seed():
+    from noise2image.diffusion import adapter, optimiser
+
+    def run(clarity):
+        return {"clarity": clarity, "degraded (detector)": [0.1] * 3,
+                "classified as asked": [0.99] * 3, "FID": [2.0] * 3}  # fmt: skip
+
+    table = _per_seed_table(
+        "run",
+        {
+            adapter.BASE: run([90, 91, 92]),
+            adapter.PLACEBO: run([90, 91, 92]),
+            adapter.TOKEN_ONLY: run([90.5, 91.5, 92.5]),
+            adapter.FULL: run([90, 91, 92]),
+            adapter.CHOSEN: run([98, 99, 100]),
+            # each random embedding is best on one seed: the best per seed is 94, 95, 96
+            f"{adapter.NULL} 1": run([94, 91, 92]),
+            f"{adapter.NULL} 2": run([90, 95, 92]),
+            f"{adapter.NULL} 3": run([90, 91, 96]),
+        },
+    )
+    part1 = adapter.claims({"fast": optimiser.summary(table, by="run")}, 0.25)
+    word = part1.loc["the learned word beats chance: token only (LoRA off) sharper than the "
+                     "best of 3 random embeddings (fast)"]  # fmt: skip
+    assert word["verdict"] == "not held" and word["measured"] == pytest.approx(-3.5)
+    lora = part1.loc["the LoRA beats chance: scale 0.25 sharper than the best of 3 random "
+                     "embeddings (fast)"]  # fmt: skip
+    assert lora["verdict"] == "held" and lora["measured"] == pytest.approx(4.0)
+    assert not lora["guard"]
 
 
 def test_chapter_9_part_2_claims_use_the_rule_on_the_seeds():

@@ -11,10 +11,13 @@ under a new word, ``wrong``, and then generate with the LoRA loaded and
   resized, as textual inversion and DreamBooth do;
 * :func:`train_wrong_lora` -- a ``peft`` ``LoraConfig`` added to the denoiser (diffusers'
   ``PeftAdapterMixin.add_adapter``), trained with the new word's embedding row on captions
-  ``"wrong"``, with DreamBooth's prior preservation on the captioned training digits;
+  ``"wrong"``, with DreamBooth's prior preservation on pictures the frozen model drew
+  (:func:`drawn_prior`; or, as before, on the captioned training digits);
 * :func:`save_adapter` / :func:`load_adapter` -- the adapter alone (``save_lora_adapter``'s
   safetensors plus the word's embedding, in textual inversion's ``learned_embeds`` format);
-* :func:`lora_scale` -- switch the adapter off, on, or to a scale, without reloading.
+* :func:`lora_scale` -- switch the adapter off, on, or to a scale, without reloading;
+* :func:`random_words` -- words with random embeddings as long as the learned one's: the
+  null distribution a learned negative embedding must beat.
 
 The adapter changes only the denoiser (LoRA) and one embedding row (the new word); with the
 adapter disabled or at scale 0 the pipeline draws exactly the base model's pictures.
@@ -36,6 +39,9 @@ from .captions import DEFECTS
 __all__ = [
     "WrongConfig",
     "BadSet",
+    "DrawnPrior",
+    "drawn_prior",
+    "random_words",
     "WrongResult",
     "bad_prompts",
     "bad_set",
@@ -49,6 +55,7 @@ __all__ = [
     "comparison",
     "choose_scale",
     "woolf_runs",
+    "NULL",
     "claims",
     "GENERATING_NEGATIVE",
     "ADAPTER",
@@ -167,6 +174,44 @@ def bad_set(pipe, config: WrongConfig = WrongConfig(), progress: bool = True) ->
     return BadSet(latents, images, prompts, scales, steps)
 
 
+@dataclass
+class DrawnPrior:
+    """DreamBooth's prior as its paper makes it: pictures the frozen model drew for the
+    prompts it is to keep, as scaled latents ``(N, C, 8, 8)`` with their prompts."""
+
+    latents: torch.Tensor
+    prompts: list[str]
+
+
+@torch.no_grad()
+def drawn_prior(
+    pipe, prompts, seed: int = 0, progress: bool = True, batch_size: int = 250, **call
+) -> DrawnPrior:
+    """DreamBooth's class-prior pictures: ``pipe`` (the frozen base model, before the adapter
+    is added) draws one picture for each of ``prompts`` (``call``: the sampler's settings,
+    such as ``guidance_scale`` and ``num_inference_steps``). Training on them keeps what the
+    model *did* draw for those prompts, where the captioned training digits would add new
+    supervised data (Ruiz et al., 2023, section 3.3)."""
+    from ..progress import progress_bar
+
+    prompts = list(prompts)
+    if not prompts or not all(isinstance(p, str) for p in prompts):
+        raise ValueError("prompts must be one or more prompts (strings) to draw the prior for")
+    check_int("batch_size", batch_size, minimum=1)
+    generator = torch.Generator().manual_seed(seed)
+    was = getattr(pipe, "_progress_bar_config", {})
+    pipe.set_progress_bar_config(disable=True)
+    latents = []
+    try:
+        starts = range(0, len(prompts), batch_size)
+        for start in progress_bar(starts, desc="prior", disable=not progress):
+            chunk = prompts[start : start + batch_size]
+            latents.append(pipe(chunk, generator=generator, output_type="latent", **call).images)
+    finally:
+        pipe._progress_bar_config = was
+    return DrawnPrior(torch.cat(latents).cpu(), prompts)
+
+
 def _embeddings(pipe) -> torch.nn.Embedding:
     return pipe.text_encoder.get_input_embeddings()
 
@@ -189,6 +234,27 @@ def add_token(pipe, token: str = "wrong") -> int:
 def token_embedding(pipe, token: str = "wrong") -> torch.Tensor:
     """The input embedding ``(D,)`` of ``token``."""
     return _embeddings(pipe).weight[pipe.tokenizer.convert_tokens_to_ids(token)].detach()
+
+
+def random_words(pipe, k: int, seed: int = 0, like: str = "wrong") -> list[str]:
+    """Add ``k`` words (``random1`` ... ``randomk``) whose embedding rows point in random
+    directions (Gaussian, drawn with ``seed``) and are as long as the learned word ``like``'s
+    row: the null distribution a learned negative embedding is compared with. Returns the
+    words. The base model's rows and the learned word's are not changed."""
+    check_int("k", k, minimum=1)
+    tokenizer = pipe.tokenizer
+    if tokenizer.convert_tokens_to_ids(like) in (None, tokenizer.unk_token_id):
+        raise ValueError(f"like={like!r} is not a word the tokenizer knows (train it first)")
+    norm = token_embedding(pipe, like).norm()
+    generator = torch.Generator().manual_seed(seed)
+    words = [f"random{i + 1}" for i in range(k)]
+    for word in words:
+        token_id = add_token(pipe, word)
+        weight = _embeddings(pipe).weight
+        direction = torch.randn(weight.shape[1], generator=generator)
+        with torch.no_grad():
+            weight[token_id] = (norm * direction / direction.norm()).to(weight)
+    return words
 
 
 def _lora_config(config: WrongConfig):
@@ -227,11 +293,12 @@ def train_wrong_lora(
     """Train the "wrong" adapter into ``pipe`` (in place): a LoRA on the denoiser's layers
     ``config.target_modules`` and the embedding row of the new word ``config.token``, on the
     flow-matching loss of the bad set's latents captioned ``"wrong"``, plus
-    ``config.prior_weight`` times the loss on the captioned training digits (DreamBooth's
-    prior preservation, so that other prompts keep their meaning). Everything else is frozen.
-    ``prior``: the :class:`~noise2image.diffusion.train.DiffusionConfig` whose captioned
-    digits are the prior (default: the shipped model's). The trace has one row per tenth of
-    the steps."""
+    ``config.prior_weight`` times the loss on the prior (DreamBooth's prior preservation,
+    so that other prompts keep their meaning). Everything else is frozen. ``prior``: a
+    :class:`DrawnPrior` (pictures the frozen model drew, as DreamBooth does it), or a
+    :class:`~noise2image.diffusion.train.DiffusionConfig` whose captioned training digits
+    are the prior (default: the shipped model's; extra supervised data rather than a
+    prior). The trace has one row per tenth of the steps."""
     from ..progress import progress_bar
     from .train import SHIPPED, training_data
 
@@ -263,7 +330,13 @@ def train_wrong_lora(
     ).input_ids.to(device)
     bad_latents = bad.latents.to(device)
     prior_latents = prior_ids = None
-    if config.prior_weight > 0:
+    if config.prior_weight > 0 and isinstance(prior, DrawnPrior):
+        prior_latents = prior.latents.to(device)
+        prior_ids = tokenizer(
+            prior.prompts, padding="max_length", max_length=tokenizer.model_max_length,
+            truncation=True, return_tensors="pt",
+        ).input_ids.to(device)  # fmt: skip
+    elif config.prior_weight > 0:
         prior_latents, prior_ids, _ = training_data(prior or SHIPPED, pipe.vae, tokenizer, device)
     trace, started = [], time.perf_counter()
     every = max(1, config.train_steps // 10)
@@ -437,12 +510,19 @@ FULL = 'LoRA 1.0, negative "wrong"'
 CHOSEN = 'LoRA at the chosen scale, negative "wrong"'
 LORA_EMPTY = "control: LoRA 1.0, empty negative"
 WORDS = "control: base, the bad set's words as negative"
+NULL = "null: a random embedding (LoRA off)"
+"""The runs of the null distribution are named ``f"{NULL} {i}"``."""
 GENERATING_NEGATIVE = ", ".join(DEFECTS)
 """The words that generated the bad set (every defect once), written as a plain negative."""
 
 
 def woolf_runs(
-    base_pipe, pipe, chosen_scale: float, token: str = "wrong", controls: bool = True
+    base_pipe,
+    pipe,
+    chosen_scale: float,
+    token: str = "wrong",
+    controls: bool = True,
+    null_words=(),
 ) -> dict:
     """Woolf's comparison as :func:`comparison` runs: the base model; the placebo (the base
     model, negative ``token``, a word it does not know); the new word's embedding with the
@@ -450,7 +530,9 @@ def woolf_runs(
     ``chosen_scale``, each with negative ``token``. With ``controls``, two runs that decide
     what the LoRA adds: the LoRA at full scale with an *empty* negative (what the adapter
     does without the word) and the base model with the bad set's own generating words as a
-    plain negative (:data:`GENERATING_NEGATIVE`: can a written negative do the same?)."""
+    plain negative (:data:`GENERATING_NEGATIVE`: can a written negative do the same?).
+    ``null_words`` (from :func:`random_words`): one run per word, its random embedding as
+    the negative with the LoRA off, the null distribution the learned word is judged by."""
     runs = {
         BASE: (base_pipe, "", None),
         PLACEBO: (base_pipe, token, None),
@@ -461,6 +543,8 @@ def woolf_runs(
     if controls:
         runs[LORA_EMPTY] = (pipe, "", 1.0)
         runs[WORDS] = (base_pipe, GENERATING_NEGATIVE, None)
+    for i, word in enumerate(null_words, start=1):
+        runs[f"{NULL} {i}"] = (pipe, word, 0.0)
     return runs
 
 
@@ -470,7 +554,8 @@ def claims(summaries: dict, chosen_scale: float):
     of its :func:`comparison`. A change holds when every seed's change is on the claimed
     side and the mean change is larger than the seed-to-seed spread. The claims of a gain
     (sharper, fewer defects, closer to real digits by FID, and, where the control runs are
-    there, better than each control) are counted apart from the guards ("not worse",
+    there, better than each control and than the best of the random embeddings on each
+    seed) are counted apart from the guards ("not worse",
     the placebo: :func:`noise2image.claims.guard`)."""
     from .. import claims as rule
     from .comparison import per_seed
@@ -515,6 +600,23 @@ def claims(summaries: dict, chosen_scale: float):
                 rows.append(rule.seeds_difference(
                     claim, values(control, "clarity"), values(FULL, "clarity"), "above"
                 ))  # fmt: skip
+        nulls = sorted(n for n in names if n.startswith(NULL))
+        if nulls:  # on each seed, the best of the random embeddings
+            per_null = [values(n, "clarity") for n in nulls]
+            best = [max(seed) for seed in zip(*per_null, strict=True)]
+            k = len(nulls)
+            rows += [
+                rule.seeds_difference(
+                    f"the learned word beats chance: token only (LoRA off) sharper than the "
+                    f"best of {k} random embeddings ({setting})",
+                    best, values(TOKEN_ONLY, "clarity"), "above",
+                ),
+                rule.seeds_difference(
+                    f"the LoRA beats chance: scale {chosen_scale:g} sharper than the best of "
+                    f"{k} random embeddings ({setting})",
+                    best, values(CHOSEN, "clarity"), "above",
+                ),
+            ]  # fmt: skip
         spread = max(base_clarity) - min(base_clarity)
         placebo = [p - b for p, b in zip(values(PLACEBO, "clarity"), base_clarity, strict=True)]
         rows.append(rule.guard(rule.seeds_within(
