@@ -190,3 +190,31 @@ def test_another_machines_check_output_widens_the_drift_of_what_it_named(tmp_pat
     log.write_text("nothing useful\n")
     assert expected.main(["observed", str(log), "--profile", "full"]) == 2
     assert "holds no problem lines" in capsys.readouterr().out
+
+
+def test_kernel_set_spreads_only_widen_and_keep_values_tolerance_and_other_machines(tmp_path):
+    folder = tmp_path / "expected"
+    folder.mkdir()
+    values = {"FID": 10.0, "n": 5, "verdict": "held"}
+    file = {
+        "tolerance": {"relative": 0.02, "absolute": 0.002},
+        "drift": {"FID": 0.5},  # seen on CI's machine: a smaller local spread keeps it
+        "words seen": {"verdict": ["held", "not shown"]},
+        "values": values,
+        "measured on": "observed on another machine: ci.txt",
+    }
+    (folder / "04_x.full.json").write_text(json.dumps(file))
+    spreads = {"FID": 0.2, "n": 1.0, "gone": 3.0}
+    words = {"verdict": ["held", "not held"]}
+    note = "widened by sets a, b"
+    changes = expected.widen_drift("04_x", "full", spreads, words, note, folder)
+    assert changes == ["04_x: n drift 1", "04_x: verdict also ['not held']"]
+    stored = json.loads((folder / "04_x.full.json").read_text())
+    assert stored["values"] == values and stored["tolerance"] == file["tolerance"]
+    assert stored["drift"] == {"FID": 0.5, "n": 1.0}
+    assert stored["words seen"] == {"verdict": ["held", "not held", "not shown"]}
+    assert stored["measured on"] == "observed on another machine: ci.txt; widened by sets a, b"
+    # widening twice changes nothing more
+    assert expected.widen_drift("04_x", "full", spreads, words, note, folder) == []
+    with pytest.raises(expected.WriteRefused, match="no expected file"):
+        expected.widen_drift("05_y", "full", spreads, words, "note", folder)

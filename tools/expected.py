@@ -227,6 +227,51 @@ def read_observed(text: str) -> dict[str, tuple[dict[str, float], dict[str, Any]
     return found
 
 
+def widen_drift(
+    stem: str,
+    profile: str,
+    spreads: Mapping[str, float],
+    words: Mapping[str, list],
+    note: str,
+    folder: str | Path | None = None,
+) -> list[str]:
+    """Widen ``stem``'s expected file by spreads measured across kernel sets on this machine
+    (:func:`tools.kernels.drift`), keeping its values and tolerance: a number's drift
+    becomes the larger of the old one and its spread, a word's variants join the words
+    seen, ``note`` joins "measured on". Unlike ``drift --write`` it never narrows what
+    another machine was seen to give. Returns one line per change."""
+    from noise2image.checkpoints import atomic_write
+
+    target = expected_file(stem, profile, folder)
+    if not target.exists():
+        raise WriteRefused(f"{stem}: no expected file {target}: nothing written")
+    contents = json.loads(target.read_text("utf-8"))
+    values = contents["values"]
+    drift, seen = contents.setdefault("drift", {}), contents.setdefault("words seen", {})
+    changes = []
+    for name, spread in spreads.items():
+        if name in values and spread > drift.get(name, 0.0):
+            drift[name] = spread
+            changes.append(f"{stem}: {name} drift {spread:.3g}")
+    for name, variants in words.items():
+        if name not in values:
+            continue
+        known = seen.get(name, [values[name]])
+        new = [w for w in variants if w not in known and w != values[name]]
+        if new:
+            seen[name] = sorted({json.dumps(w): w for w in [*known, values[name], *new]}
+                                .values(), key=str)  # fmt: skip
+            changes.append(f"{stem}: {name} also {new!r}")
+    measured = contents.get("measured on", "")
+    if note not in measured:
+        contents["measured on"] = f"{measured}; {note}" if measured else note
+    contents["drift"] = dict(sorted(drift.items()))
+    contents["words seen"] = dict(sorted(seen.items()))
+    with atomic_write(target) as handle:
+        handle.write((json.dumps(contents, indent=1, ensure_ascii=False) + "\n").encode())
+    return changes
+
+
 def fold_observed(path: str | Path, profile: str, folder: str | Path | None = None) -> list[str]:
     """Widen the expected files' drift by what another machine printed (``path``: lines of
     ``check``'s output). Returns one line per change. A number's drift becomes the larger
