@@ -39,10 +39,10 @@ def main() -> int:
 
     from noise2image.checkpoints import cache_dir
     from noise2image.claims import wilson
-    from noise2image.diffusion import colour_eval, colour_train
+    from noise2image.diffusion import colour_eval, colour_shipped, colour_train
 
     torch.set_num_threads(2)
-    shipped, classifier, classes = colour_train.load_shipped()
+    shipped, classifier, classes = colour_shipped.load_shipped()
     config = dataclasses.replace(shipped.config, text_encoder="from scratch")
     work = cache_dir() / "colour" / f"scratch-{config.key()}.pt"
     scratch = colour_train.train_colour_diffusion(config, checkpoint=work, vae=shipped.pipeline.vae)

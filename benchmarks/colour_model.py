@@ -47,11 +47,11 @@ def main() -> int:
     parser.add_argument("--out", default=str(HERE / "colour_model.md"))
     args = parser.parse_args()
 
-    from noise2image.diffusion import colour_eval, colour_train, emoji_captions, evaluate
+    from noise2image.diffusion import colour_eval, colour_shipped, emoji_captions, evaluate
     from noise2image.diffusion import train as digits
 
     torch.set_num_threads(2)
-    result, classifier, classes = colour_train.load_shipped()
+    result, classifier, classes = colour_shipped.load_shipped()
     pipe = result.pipeline
     names = [colour_eval.prompt_of(e) for e in emoji_captions.training_set().entries[:500]]
     colour_times = _best_of_3(lambda n: colour_eval.draw(pipe, names[:n], seed=0, batch=500))
@@ -73,7 +73,7 @@ def main() -> int:
     erased = colour_eval.negative_concept(
         pipe, "an animal", animal["name"], colour_eval.nearest_name_judge(animal["name"])
     )
-    meta = colour_train.shipped_folder() / "shipped.json"
+    meta = colour_shipped.shipped_folder() / "shipped.json"
     import json
 
     record = json.loads(meta.read_text())

@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import make_tiny_pipe
 
-from noise2image.diffusion import adapter, train
+from noise2image.diffusion import adapter, train, woolf
 
 TINY_PRIOR = train.DiffusionConfig(limit=60)
 FAST = adapter.WrongConfig(
@@ -166,9 +166,9 @@ def test_choose_scale_takes_the_clearest_scale_that_keeps_the_prompt():
         {"clarity": [100, 104, 103, 101], "classified as asked": [0.99, 0.95, 0.98, 0.99]},
         index=[0.0, 0.5, 0.75, 1.0],
     )
-    assert adapter.choose_scale(sweep) == 0.75  # 0.5 is clearer but loses 4 points
+    assert woolf.choose_scale(sweep) == 0.75  # 0.5 is clearer but loses 4 points
     with pytest.raises(ValueError, match="scale-0"):
-        adapter.choose_scale(sweep.drop(index=0.0))
+        woolf.choose_scale(sweep.drop(index=0.0))
 
 
 def test_a_drawn_prior_is_the_frozen_models_own_pictures_and_trains_the_lora():
@@ -200,8 +200,8 @@ def test_random_words_are_as_long_as_the_learned_word_and_change_no_other_row(tr
     assert torch.equal(vectors, torch.stack(
         [adapter.token_embedding(pipe, w) for w in adapter.random_words(pipe, 3, seed=1)]
     ))  # fmt: skip
-    runs = adapter.woolf_runs(pipe, pipe, 0.5, null_words=words)
-    assert runs[f"{adapter.NULL} 2"] == (pipe, "random2", 0.0)  # the LoRA off
+    runs = woolf.woolf_runs(pipe, pipe, 0.5, null_words=words)
+    assert runs[f"{woolf.NULL} 2"] == (pipe, "random2", 0.0)  # the LoRA off
     with pytest.raises(ValueError, match="like='nope'"):
         adapter.random_words(pipe, 1, like="nope")
     with pytest.raises(ValueError, match="k"):

@@ -162,7 +162,7 @@ def _per_seed_table(by, values):
 
 
 def test_chapter_9_part_1_claims_use_the_rule_on_the_seeds():
-    from noise2image.diffusion import adapter, optimiser
+    from noise2image.diffusion import optimiser, woolf
 
     def run(clarity, degraded, asked, fid=(2.0, 2.1, 2.2)):
         return {"clarity": clarity, "degraded (detector)": degraded,
@@ -171,19 +171,19 @@ def test_chapter_9_part_1_claims_use_the_rule_on_the_seeds():
     table = _per_seed_table(
         "run",
         {
-            adapter.BASE: run([90, 91, 92], [0.10, 0.11, 0.12], [0.99, 0.99, 0.99]),
-            adapter.PLACEBO: run([90.5, 91, 91.5], [0.10, 0.11, 0.12], [0.99, 0.99, 0.99]),
-            adapter.TOKEN_ONLY: run([90, 91, 92], [0.10, 0.11, 0.12], [0.99, 0.99, 0.99]),
+            woolf.BASE: run([90, 91, 92], [0.10, 0.11, 0.12], [0.99, 0.99, 0.99]),
+            woolf.PLACEBO: run([90.5, 91, 91.5], [0.10, 0.11, 0.12], [0.99, 0.99, 0.99]),
+            woolf.TOKEN_ONLY: run([90, 91, 92], [0.10, 0.11, 0.12], [0.99, 0.99, 0.99]),
             # full scale: clearly sharper, defects a tie, adherence clearly worse
-            adapter.FULL: run([96, 97, 98], [0.09, 0.12, 0.11], [0.90, 0.91, 0.92]),
-            adapter.CHOSEN: run([89, 92, 91], [0.05, 0.04, 0.05], [0.99, 0.98, 0.99],
+            woolf.FULL: run([96, 97, 98], [0.09, 0.12, 0.11], [0.90, 0.91, 0.92]),
+            woolf.CHOSEN: run([89, 92, 91], [0.05, 0.04, 0.05], [0.99, 0.98, 0.99],
                                 fid=(1.0, 1.1, 1.0)),
             # the controls: the adapter alone is as sharp; the written words are not
-            adapter.LORA_EMPTY: run([96, 97, 98.5], [0.1, 0.1, 0.1], [0.9, 0.9, 0.9]),
-            adapter.WORDS: run([89, 90, 91], [0.1, 0.1, 0.1], [0.99, 0.99, 0.99]),
+            woolf.LORA_EMPTY: run([96, 97, 98.5], [0.1, 0.1, 0.1], [0.9, 0.9, 0.9]),
+            woolf.WORDS: run([89, 90, 91], [0.1, 0.1, 0.1], [0.99, 0.99, 0.99]),
         },
     )
-    part1 = adapter.claims({"default": optimiser.summary(table, by="run")}, 0.5)
+    part1 = woolf.claims({"default": optimiser.summary(table, by="run")}, 0.5)
     verdicts = part1["verdict"]
     assert verdicts["sharper: clarity up by more than the spread (default, full scale)"] == "held"
     assert (
@@ -216,7 +216,7 @@ def test_chapter_9_part_1_claims_use_the_rule_on_the_seeds():
 
 
 def test_chapter_9_the_learned_word_is_judged_against_the_best_random_embedding_per_seed():
-    from noise2image.diffusion import adapter, optimiser
+    from noise2image.diffusion import optimiser, woolf
 
     def run(clarity):
         return {"clarity": clarity, "degraded (detector)": [0.1] * 3,
@@ -225,18 +225,18 @@ def test_chapter_9_the_learned_word_is_judged_against_the_best_random_embedding_
     table = _per_seed_table(
         "run",
         {
-            adapter.BASE: run([90, 91, 92]),
-            adapter.PLACEBO: run([90, 91, 92]),
-            adapter.TOKEN_ONLY: run([90.5, 91.5, 92.5]),
-            adapter.FULL: run([90, 91, 92]),
-            adapter.CHOSEN: run([98, 99, 100]),
+            woolf.BASE: run([90, 91, 92]),
+            woolf.PLACEBO: run([90, 91, 92]),
+            woolf.TOKEN_ONLY: run([90.5, 91.5, 92.5]),
+            woolf.FULL: run([90, 91, 92]),
+            woolf.CHOSEN: run([98, 99, 100]),
             # each random embedding is best on one seed: the best per seed is 94, 95, 96
-            f"{adapter.NULL} 1": run([94, 91, 92]),
-            f"{adapter.NULL} 2": run([90, 95, 92]),
-            f"{adapter.NULL} 3": run([90, 91, 96]),
+            f"{woolf.NULL} 1": run([94, 91, 92]),
+            f"{woolf.NULL} 2": run([90, 95, 92]),
+            f"{woolf.NULL} 3": run([90, 91, 96]),
         },
     )
-    part1 = adapter.claims({"fast": optimiser.summary(table, by="run")}, 0.25)
+    part1 = woolf.claims({"fast": optimiser.summary(table, by="run")}, 0.25)
     word = part1.loc["the learned word beats chance: token only (LoRA off) sharper than the "
                      "best of 3 random embeddings (fast)"]  # fmt: skip
     assert word["verdict"] == "not held" and word["measured"] == pytest.approx(-3.5)

@@ -90,9 +90,9 @@ def test_a_subgroup_judge_names_a_class_it_does_not_know():
 
 
 def test_training_names_give_the_classifiers_ceiling_and_tell_tone_from_shape():
-    from noise2image.diffusion import colour_train
+    from noise2image.diffusion import colour_shipped
 
-    _, classifier, classes = colour_train.load_shipped()
+    _, classifier, classes = colour_shipped.load_shipped()
     train = emoji_captions.training_set()
     exact = colour_eval.training_names(_Pictures(train, 0), classifier, classes, n=40)
     # pictures that are the asked training emoji: classified as their real pictures are

@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from noise2image.checkpoints import CheckpointError
+from noise2image.diffusion import colour_shipped as cs
 from noise2image.diffusion import colour_train as ct
 from noise2image.diffusion.colour_vae import ColourVAEConfig
 from noise2image.diffusion.emoji_classifier import ClassifierConfig
 from noise2image.profiles import ParameterError
 
 TINY = dataclasses.replace(
-    ct.SHIPPED, epochs=3, width=64, depth=1, limit=64, batch_size=16, warmup=0, lr=1e-3,
+    cs.SHIPPED, epochs=3, width=64, depth=1, limit=64, batch_size=16, warmup=0, lr=1e-3,
     vae=ColourVAEConfig(epochs=1, width=8),
 )  # fmt: skip
 
@@ -23,7 +24,7 @@ TINY = dataclasses.replace(
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("colour") / "model"
-    meta = ct.retrain_shipped(
+    meta = cs.retrain_shipped(
         TINY, out, progress=False, classifier_config=ClassifierConfig(epochs=1, width=8)
     )
     return out, meta
@@ -40,7 +41,7 @@ def test_a_short_run_learns_and_the_folder_round_trips(tiny_folder):
         "classifier/classes.json", "classifier/model.safetensors",
     }  # fmt: skip
     assert not any("text_encoder" in f for f in meta["files"])  # it comes from its wheel
-    result, classifier, classes = ct.load_shipped(folder=out)
+    result, classifier, classes = cs.load_shipped(folder=out)
     assert result.config == TINY and len(classes) > 90
     image = result.pipeline(
         "a red heart", num_inference_steps=2, generator=torch.Generator().manual_seed(0),
@@ -58,14 +59,14 @@ def test_changed_or_extra_files_are_refused(tiny_folder, tmp_path):
     shutil.copytree(out, copy)
     (copy / "notes.txt").write_text("mine")
     with pytest.raises(CheckpointError, match="notes.txt"):
-        ct.load_shipped(folder=copy)
+        cs.load_shipped(folder=copy)
     (copy / "notes.txt").unlink()
     config = copy / "unet" / "config.json"
     config.write_text(config.read_text().replace('"depth": 1', '"depth": 2'))
     with pytest.raises(CheckpointError, match="unet/config.json"):
-        ct.load_shipped(folder=copy)
+        cs.load_shipped(folder=copy)
     with pytest.raises(CheckpointError, match="retrain diffusion-emoji"):
-        ct.load_shipped(folder=tmp_path / "nothing")
+        cs.load_shipped(folder=tmp_path / "nothing")
 
 
 def test_a_save_never_replaces_what_the_user_wrote(tmp_path):
@@ -73,11 +74,11 @@ def test_a_save_never_replaces_what_the_user_wrote(tmp_path):
     mine.mkdir()
     (mine / "my_notes.txt").write_text("keep me")
     with pytest.raises(ValueError, match="my_notes.txt"):
-        ct.retrain_shipped(TINY, mine, progress=False)
+        cs.retrain_shipped(TINY, mine, progress=False)
     assert (mine / "my_notes.txt").read_text() == "keep me"
     (tmp_path / "afile").write_text("x")
     with pytest.raises(ValueError, match="is a file"):
-        ct.retrain_shipped(TINY, tmp_path / "afile", progress=False)
+        cs.retrain_shipped(TINY, tmp_path / "afile", progress=False)
 
 
 @pytest.mark.parametrize(
@@ -92,11 +93,11 @@ def test_a_save_never_replaces_what_the_user_wrote(tmp_path):
 )
 def test_bad_settings_are_refused_by_name(field, value):
     with pytest.raises(ParameterError, match=field):
-        dataclasses.replace(ct.SHIPPED, **{field: value})
+        dataclasses.replace(cs.SHIPPED, **{field: value})
 
 
 def test_the_pipeline_refuses_bad_input_as_chapter_8s_does(tiny_folder):
-    result, _, _ = ct.load_shipped(folder=tiny_folder[0])
+    result, _, _ = cs.load_shipped(folder=tiny_folder[0])
     pipe = result.pipeline
     for bad in (float("nan"), float("inf")):
         with pytest.raises((ValueError, ParameterError), match="guidance_scale"):
@@ -108,9 +109,9 @@ def test_the_pipeline_refuses_bad_input_as_chapter_8s_does(tiny_folder):
 
 
 def test_the_shipped_record_names_its_command_and_measures():
-    meta = json.loads((ct.shipped_folder() / "shipped.json").read_text())
+    meta = json.loads((cs.shipped_folder() / "shipped.json").read_text())
     assert meta["command"] == "python -m noise2image.shipped retrain diffusion-emoji"
-    assert meta["config"] == json.loads(json.dumps(dataclasses.asdict(ct.SHIPPED)))
+    assert meta["config"] == json.loads(json.dumps(dataclasses.asdict(cs.SHIPPED)))
     assert meta["vae"]["held_out_psnr"] > 25
     assert meta["classifier"]["trace"][-1]["test acc (unseen emoji)"] > 0.2
 
@@ -125,7 +126,7 @@ def test_the_from_scratch_encoder_knows_only_the_captions_words_and_trains_and_r
     assert tokenizer.unk_token_id in ids and tokenizer.convert_tokens_to_ids("heart") in ids
     assert encoder.config.max_position_embeddings == 32
     out, _ = tiny_folder
-    vae = ct.load_shipped(folder=out)[0].pipeline.vae
+    vae = cs.load_shipped(folder=out)[0].pipeline.vae
     config = dataclasses.replace(TINY, epochs=2, text_encoder="from scratch")
     path = tmp_path / "scratch.pt"
     first = ct.train_colour_diffusion(dataclasses.replace(config, epochs=1), checkpoint=None,

@@ -18,12 +18,17 @@ One module per stage of the image-generation pipeline, named after it, in pipeli
 * ``diffusion`` -- a miniature latent text-to-image model with Stable Diffusion's parts:
   captions, model, pipeline, training and the shipped model, evaluation, the defect
   detector and ``negative_claims`` (chapter 8); and
-  learned negative prompts (chapter 9): ``adapter`` (the "wrong" LoRA), ``prompts``,
+  learned negative prompts (chapter 9): ``adapter`` (the "wrong" LoRA) and ``woolf``
+  (its comparison, controls and claims), ``prompts``,
   ``reward``, ``community`` (the data set), ``policy`` (SFT and RL with trl), ``reneg``
   (the learned embedding) and ``comparison``, gathered for the chapter in ``optimiser``,
-  and ``judge`` (a second digit classifier the optimisers never saw)
-* ``colours`` -- colour words measured on an emoji's pixels (CIELAB), for the captions of
-  the colour chapter to come (chapter 10, in progress)
+  and ``judge`` (a second digit classifier the optimisers never saw); and colour pictures
+  from words (chapter 10): ``emoji_captions`` (the data, captions, held-out pairs and
+  paraphrases), ``colour_vae``, ``pretrained_text`` (the frozen MiniLM), ``colour_train``,
+  ``colour_shipped`` (the shipped colour model), ``emoji_classifier``, ``emoji_measures``
+  and ``colour_eval``
+* ``colours`` -- colour words measured on an emoji's pixels (CIELAB), for chapter 10's
+  captions
 
 and the modules every chapter leans on: ``profiles`` (parameters, seeds, the device),
 ``training`` (resumable checkpoints and moving averages shared by every training loop),

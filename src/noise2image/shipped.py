@@ -118,7 +118,7 @@ def config(name: str):
 
         return SHIPPED[name.removeprefix("gan-")]
     if name == "diffusion-emoji":
-        from .diffusion.colour_train import SHIPPED as COLOUR
+        from .diffusion.colour_shipped import SHIPPED as COLOUR
 
         return COLOUR
     from .diffusion.train import SHIPPED as DIFFUSION
@@ -141,7 +141,7 @@ def load(name: str, device: str = "cpu"):
 
         return load_shipped(name.removeprefix("gan-"), device=device)
     if name == "diffusion-emoji":
-        from .diffusion.colour_train import load_shipped as load_colour
+        from .diffusion.colour_shipped import load_shipped as load_colour
 
         return load_colour(device=device)
     from .diffusion.train import load_shipped as load_pipeline
@@ -202,7 +202,7 @@ def retrain(name: str, out: str | Path | None = None, epochs: int | None = None)
 
         return retrain_gan(name.removeprefix("gan-"), out, made_with)
     if name == "diffusion-emoji":
-        from .diffusion.colour_train import retrain_shipped as retrain_colour
+        from .diffusion.colour_shipped import retrain_shipped as retrain_colour
 
         return retrain_colour(made_with, out)
     from .diffusion.train import retrain_shipped as retrain_pipeline

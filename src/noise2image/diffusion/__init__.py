@@ -13,7 +13,8 @@ Kept apart as diffusers keeps them:
 * ``evaluate`` -- classified as asked, style match, degraded share, negative-prompt comparisons;
 * ``negative_claims`` -- chapter 8's claims on fresh seeds, decided by :mod:`noise2image.claims`;
 * ``adapter`` -- chapter 9's "wrong" LoRA (peft): the bad set, the new word, DreamBooth
-  training, the adapter saved alone and switched on and off;
+  training, the adapter saved alone and switched on and off; ``woolf`` -- Woolf's
+  comparison with it: the runs, the controls, the random-embedding null and the claims;
 * chapter 9's learned negatives, one module per job: ``prompts`` (the course prompts and
   their split), ``reward`` (NegOpt's weighted reward), ``community`` (the community data
   set with simulated likes), ``policy`` (the prompt model, SFT and RL with trl), ``reneg``
@@ -21,6 +22,14 @@ Kept apart as diffusers keeps them:
   method on held-out prompts, the claims); ``optimiser`` gathers them in one namespace for
   the chapter. The optimisers reach the pipeline only through ``negative_prompt`` /
   ``negative_prompt_embeds``.
+* chapter 10's colour model, the same pipeline on 64 × 64 × 3 emoji: ``emoji_captions``
+  (OpenMoji with skin tones, captions measured and known, the held-out pairs and the
+  paraphrases), ``colour_vae`` (the autoencoder), ``pretrained_text`` (the frozen MiniLM
+  text encoder from its wheel), ``colour_train`` (the training run, with either text
+  encoder), ``colour_shipped`` (the shipped model:
+  ``python -m noise2image.shipped retrain diffusion-emoji``), ``emoji_classifier`` (the
+  course's subgroup classifier), ``emoji_measures`` and ``colour_eval`` (memory,
+  paraphrases, composition, negative prompts).
 
 >>> pipe = load_shipped().pipeline
 >>> pipe("a bold seven", negative_prompt="blurry", guidance_scale=4.0).images.shape
