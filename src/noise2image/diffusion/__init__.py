@@ -8,6 +8,8 @@ Kept apart as diffusers keeps them:
   (a word-level tokenizer and a small ``CLIPTextModel``) and the ``unet`` (:class:`LatentDenoiser`);
 * ``pipeline`` -- :class:`MiniDiffusionPipeline`, a ``diffusers.DiffusionPipeline`` with Stable
   Diffusion's call, and :func:`classifier_free_guidance`;
+* ``traces`` -- what a chapter shows of one call: the stages with their shapes, and the way
+  from noise to picture with the model's guess at each step;
 * ``train`` -- flow-matching training, ``train_or_load``, the shipped model
   (``python -m noise2image.shipped retrain diffusion-digits``);
 * ``evaluate`` -- classified as asked, style match, degraded share, negative-prompt comparisons;
