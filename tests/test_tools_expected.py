@@ -148,6 +148,10 @@ def test_a_file_without_measured_drift_keeps_its_tolerance_and_a_measured_one_ge
     expected.check_records(run, "smoke", write=True, expected=folder)
     rewritten = json.loads(path.read_text())
     assert rewritten["tolerance"] == blanket and rewritten["drift"] == {"clarity": 0.5}
+    # ... and so do spreads that only widened the drift (`drift --widen`)
+    path.write_text(json.dumps({**observed, "measured on": "widened by kernel sets a, b"}))
+    expected.check_records(run, "smoke", write=True, expected=folder)
+    assert json.loads(path.read_text())["tolerance"] == blanket
     expected.write_expected(run / source.name, "smoke", folder, drift={"clarity": 0.1})
     assert json.loads(path.read_text())["tolerance"] == expected.FLOOR
 
