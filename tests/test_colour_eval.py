@@ -121,3 +121,24 @@ def test_training_names_give_the_classifiers_ceiling_and_tell_tone_from_shape():
     assert 0 < toned < 40
     assert swapped["nearest is asked"]["k"] == 40 - toned
     assert swapped["nearest is asked, any tone"]["k"] == 40
+
+
+def test_each_paraphrase_gets_its_own_row_of_counts():
+    from noise2image.diffusion import colour_shipped
+
+    _, classifier, classes = colour_shipped.load_shipped()
+    full = emoji_captions.load()
+    train = emoji_captions.training_set()
+    # a stand-in that draws the real cat for every prompt: only the mammal paraphrases hit
+    found = colour_eval.paraphrases(
+        _Pictures(train, _index(train, "cat")), classifier, classes, per_prompt=2
+    )
+    rows = found["by prompt"]
+    assert [r["paraphrase"] for r in rows] == [p for p, _ in emoji_captions.PARAPHRASES]
+    assert sum(r["as meant"] for r in rows) == found["as meant"]["k"]
+    cat = colour_eval.classify(classifier, classes, train.images[[_index(train, "cat")]])[0]
+    mammal = [p for p, n in emoji_captions.PARAPHRASES
+              if full.entries[full.index(n)].subgroup == cat]  # fmt: skip
+    assert {r["paraphrase"] for r in rows if r["as meant"] == 2} == set(mammal)
+    assert all(r["read most as"] == f"{cat} (2)" for r in rows)
+    assert (rows[0]["meant"], rows[0]["meant subgroup"]) == ("cat", "animal-mammal")

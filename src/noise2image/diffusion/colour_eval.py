@@ -8,6 +8,8 @@ claims rule.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import torch
 
@@ -136,7 +138,9 @@ def training_names(pipe, classifier, classes, n: int = 200, seed: int = 1) -> di
 
 def paraphrases(pipe, classifier, classes, per_prompt: int = 4, seed: int = 1) -> dict:
     """Every :data:`~noise2image.diffusion.emoji_captions.PARAPHRASES` prompt, ``per_prompt``
-    pictures each: the share the classifier reads as the meant emoji's subgroup."""
+    pictures each: the share the classifier reads as the meant emoji's subgroup, and per
+    paraphrase (``"by prompt"``) how many of its pictures were read so and the subgroup read
+    most often (with its count)."""
     check_int("per_prompt", per_prompt, minimum=1)
     full = ec.load()
     prompts = [p for p, _ in ec.PARAPHRASES for _ in range(per_prompt)]
@@ -148,11 +152,23 @@ def paraphrases(pipe, classifier, classes, per_prompt: int = 4, seed: int = 1) -
     pictures = draw(pipe, prompts, seed)
     got = classify(classifier, classes, pictures)
     hits = [g == m for g, m in zip(got, meant, strict=True)]
+    by_prompt = []
+    for i, (prompt, name) in enumerate(ec.PARAPHRASES):
+        mine = slice(i * per_prompt, (i + 1) * per_prompt)
+        read = Counter(got[mine]).most_common(1)[0]
+        by_prompt.append({
+            "paraphrase": prompt,
+            "meant": name,
+            "meant subgroup": meant[mine.start],
+            "as meant": sum(hits[mine]),
+            "read most as": f"{read[0]} ({read[1]})",
+        })  # fmt: skip
     return {
         "pictures": pictures,
         "prompts": prompts,
         "subgroups": got,
         "as meant": share(sum(hits), len(hits)),
+        "by prompt": by_prompt,
     }
 
 
