@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from noise2image import runner
-from tools import expected
+from tools import expected, kernels
 
 
 def tiny_notebook(tmp_path, code, name="01_tiny.ipynb"):
@@ -222,3 +222,12 @@ def test_kernel_set_spreads_only_widen_and_keep_values_tolerance_and_other_machi
     assert expected.widen_drift("04_x", "full", spreads, words, note, folder) == []
     with pytest.raises(expected.WriteRefused, match="no expected file"):
         expected.widen_drift("05_y", "full", spreads, words, "note", folder)
+
+
+def test_drift_names_a_chapter_it_has_no_runs_of(tmp_path, capsys):
+    for name in ("native", "default"):
+        (tmp_path / f"{name}-full" / "notebooks").mkdir(parents=True)
+    argv = ["drift", "04_gan_trainin", "--profile", "full", "--sets", "native", "default",
+            "--out", str(tmp_path), "--widen"]  # fmt: skip
+    assert kernels.main(argv) == 2
+    assert "no run of ['04_gan_trainin']" in capsys.readouterr().out

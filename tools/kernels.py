@@ -209,7 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     folders = [args.out / f"{name}-{args.profile}" for name in sets]
     found = drift(folders)
     if args.chapters:
-        found = {stem: found[stem] for stem in args.chapters if stem in found}
+        missing = [stem for stem in args.chapters if stem not in found]
+        if missing:
+            print(f"no run of {missing} under every kernel set in {args.out} "
+                  f"(--profile {args.profile}); runs there: {sorted(found) or 'none'}")  # fmt: skip
+            return 2
+        found = {stem: found[stem] for stem in args.chapters}
     print("\n".join(report(found, args.profile)))
     if args.widen:
         names = [(f / "kernel-set.txt").read_text().strip() for f in folders]
