@@ -212,7 +212,7 @@ def test_kernel_set_spreads_only_widen_and_keep_values_tolerance_and_other_machi
     words = {"verdict": ["held", "not held"]}
     note = "widened by sets a, b"
     changes = expected.widen_drift("04_x", "full", spreads, words, note, folder)
-    assert changes == ["04_x: n drift 1", "04_x: verdict also ['not held']"]
+    assert changes == ["04_x: n drift 1", "04_x: verdict also 'not held'"]
     stored = json.loads((folder / "04_x.full.json").read_text())
     assert stored["values"] == values and stored["tolerance"] == file["tolerance"]
     assert stored["drift"] == {"FID": 0.5, "n": 1.0}

@@ -155,11 +155,8 @@ def write_expected(
     }
     if "measured on" in old:
         contents["measured on"] = old["measured on"]
-    from noise2image.checkpoints import atomic_write
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as handle:
-        handle.write((json.dumps(contents, indent=1, ensure_ascii=False) + "\n").encode())
+    _write(path, contents)
     return path
 
 
@@ -228,6 +225,39 @@ def read_observed(text: str) -> dict[str, tuple[dict[str, float], dict[str, Any]
     return found
 
 
+def _widened(stem: str, contents: dict, distances, words, note: str) -> list[str]:
+    """Widen ``contents`` (an expected file's) in place: each number's drift becomes the larger
+    of the old one and its distance in ``distances``, each word of ``words`` (name -> list)
+    joins the words seen, ``note`` joins "measured on". One line per change."""
+    values = contents["values"]
+    drift, seen = contents.setdefault("drift", {}), contents.setdefault("words seen", {})
+    changes = []
+    for name, distance in distances.items():
+        if distance > drift.get(name, 0.0):
+            drift[name] = distance
+            changes.append(f"{stem}: {name} drift {distance:.3g}")
+    for name, variants in words.items():
+        known = seen.get(name, [values[name]])
+        new = [w for w in variants if w not in known and w != values[name]]
+        if new:
+            seen[name] = sorted({json.dumps(w): w for w in [*known, values[name], *new]}
+                                .values(), key=str)  # fmt: skip
+            changes += [f"{stem}: {name} also {w!r}" for w in new]
+    measured = contents.get("measured on", "")
+    if note not in measured:
+        contents["measured on"] = f"{measured}; {note}" if measured else note
+    contents["drift"] = dict(sorted(drift.items()))
+    contents["words seen"] = dict(sorted(seen.items()))
+    return changes
+
+
+def _write(target: Path, contents: dict) -> None:
+    from noise2image.checkpoints import atomic_write
+
+    with atomic_write(target) as handle:
+        handle.write((json.dumps(contents, indent=1, ensure_ascii=False) + "\n").encode())
+
+
 def widen_drift(
     stem: str,
     profile: str,
@@ -240,36 +270,18 @@ def widen_drift(
     (:func:`tools.kernels.drift`), keeping its values and tolerance: a number's drift
     becomes the larger of the old one and its spread, a word's variants join the words
     seen, ``note`` joins "measured on". Unlike ``drift --write`` it never narrows what
-    another machine was seen to give. Returns one line per change."""
-    from noise2image.checkpoints import atomic_write
-
+    another machine was seen to give. Names the file does not hold are left out. Returns
+    one line per change."""
     target = expected_file(stem, profile, folder)
     if not target.exists():
         raise WriteRefused(f"{stem}: no expected file {target}: nothing written")
     contents = json.loads(target.read_text("utf-8"))
     values = contents["values"]
-    drift, seen = contents.setdefault("drift", {}), contents.setdefault("words seen", {})
-    changes = []
-    for name, spread in spreads.items():
-        if name in values and spread > drift.get(name, 0.0):
-            drift[name] = spread
-            changes.append(f"{stem}: {name} drift {spread:.3g}")
-    for name, variants in words.items():
-        if name not in values:
-            continue
-        known = seen.get(name, [values[name]])
-        new = [w for w in variants if w not in known and w != values[name]]
-        if new:
-            seen[name] = sorted({json.dumps(w): w for w in [*known, values[name], *new]}
-                                .values(), key=str)  # fmt: skip
-            changes.append(f"{stem}: {name} also {new!r}")
-    measured = contents.get("measured on", "")
-    if note not in measured:
-        contents["measured on"] = f"{measured}; {note}" if measured else note
-    contents["drift"] = dict(sorted(drift.items()))
-    contents["words seen"] = dict(sorted(seen.items()))
-    with atomic_write(target) as handle:
-        handle.write((json.dumps(contents, indent=1, ensure_ascii=False) + "\n").encode())
+    changes = _widened(
+        stem, contents, {n: d for n, d in spreads.items() if n in values},
+        {n: w for n, w in words.items() if n in values}, note,
+    )  # fmt: skip
+    _write(target, contents)
     return changes
 
 
@@ -278,8 +290,6 @@ def fold_observed(path: str | Path, profile: str, folder: str | Path | None = No
     ``check``'s output). Returns one line per change. A number's drift becomes the larger
     of its old drift and its distance from the expected value; a word joins the words
     seen. Refuses names the expected file does not hold (an old or mistyped log)."""
-    from noise2image.checkpoints import atomic_write
-
     source = Path(path)
     found = read_observed(source.read_text("utf-8"))
     if not found:
@@ -294,28 +304,14 @@ def fold_observed(path: str | Path, profile: str, folder: str | Path | None = No
         unknown = [n for n in [*numbers, *words] if n not in values]
         if unknown:
             raise WriteRefused(f"{stem}: {unknown} are not in {target}: nothing written")
-        drift, seen = contents.setdefault("drift", {}), contents.setdefault("words seen", {})
-        for name, actual in numbers.items():
-            distance = abs(actual - values[name])
-            if distance > drift.get(name, 0.0):
-                drift[name] = distance
-                changes.append(f"{stem}: {name} drift {distance:.3g}")
-        for name, word in words.items():
-            known = seen.get(name, [values[name]])
-            if word not in known:
-                seen[name] = sorted({json.dumps(w): w for w in [*known, values[name], word]}
-                                    .values(), key=str)  # fmt: skip
-                changes.append(f"{stem}: {name} also {word!r}")
-        note = f"observed on another machine: {source.name}"
-        measured = contents.get("measured on", "")
-        if note not in measured:
-            contents["measured on"] = f"{measured}; {note}" if measured else note
-        contents["drift"] = dict(sorted(drift.items()))
-        contents["words seen"] = dict(sorted(seen.items()))
+        distances = {n: abs(actual - values[n]) for n, actual in numbers.items()}
+        changes += _widened(
+            stem, contents, distances, {n: [w] for n, w in words.items()},
+            f"observed on another machine: {source.name}",
+        )  # fmt: skip
         updated[target] = contents
     for target, contents in updated.items():
-        with atomic_write(target) as handle:
-            handle.write((json.dumps(contents, indent=1, ensure_ascii=False) + "\n").encode())
+        _write(target, contents)
     return changes
 
 
