@@ -164,8 +164,8 @@ def build_colour_pipeline(vae, tokenizer, text_encoder, unet, device="cpu"):
 
 
 def _training_arrays(config: ColourDiffusionConfig, vae: ColourVAE):
-    """``(scaled latents (N, 4, 16, 16), the 4 caption variants of each picture (4 N),
-    the pictures)``."""
+    """``(scaled latents (N, 4, 16, 16), the caption variants of each picture (V N; V = 4
+    from :func:`~noise2image.diffusion.emoji_captions.caption_variants`), the pictures)``."""
     from .emoji_captions import caption_variants, training_set
 
     data = training_set()
@@ -269,6 +269,7 @@ def train_colour_diffusion(
     parts = {"unet": unet, "ema_unet": ema, "opt": opt, "warmup": warm, **text.parts}
     trace, _ = resume(checkpoint, dataclasses.asdict(config), parts, rng)
     steps = max(1, len(latents) // config.batch_size)
+    per_picture = len(variants) // len(latents)  # the same number of captions for each
     bar = progress_bar(total=config.epochs, desc="colour diffusion", disable=not progress)
     bar.update(len(trace))
     for epoch in range(len(trace) + 1, config.epochs + 1):
@@ -280,9 +281,9 @@ def train_colour_diffusion(
         for step in range(steps):
             chosen = order[step * config.batch_size : (step + 1) * config.batch_size]
             b = len(chosen)
-            variant = torch.randint(0, 4, (b,), generator=rng)
+            variant = torch.randint(0, per_picture, (b,), generator=rng)
             dropped = torch.rand(b, generator=rng) < config.caption_dropout
-            states = text(chosen * 4 + variant, dropped)
+            states = text(chosen * per_picture + variant, dropped)
             x = latents[chosen]
             noise = torch.randn(x.shape, generator=rng)
             sigma = torch.sigmoid(torch.randn(b, generator=rng))  # logit-normal levels
