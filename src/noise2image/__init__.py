@@ -10,7 +10,8 @@ One module per stage of the image-generation pipeline, named after it, in pipeli
 * ``features`` -- hand-made filters and the course feature network (chapter 3)
 * ``metrics`` -- clarity, FID, KID, Inception Score, recognisability; the digit evaluation
   every generator reports (chapter 3; used from chapter 4 on)
-* ``gan`` -- the DCGAN players, the game and its training loop (chapter 4)
+* ``gan`` -- the DCGAN game and its training loop (chapter 4); ``gan_nets`` -- its two
+  players, the generator and the discriminator, which ``gan`` also exports
 * ``generate`` -- the shipped GANs and sampling, interpolation, the layer trace (chapter 5)
 * ``losses`` -- sharpening, gradient-difference and perceptual losses (chapters 6 and 7)
 * ``regression`` -- chapter 6's blurry-generator experiment and its ablation

@@ -7,7 +7,8 @@ Kept apart as diffusers keeps them:
 * ``model`` -- the ``vae`` (chapter 7's autoencoder), the ``tokenizer`` and ``text_encoder``
   (a word-level tokenizer and a small ``CLIPTextModel``) and the ``unet`` (:class:`LatentDenoiser`);
 * ``pipeline`` -- :class:`MiniDiffusionPipeline`, a ``diffusers.DiffusionPipeline`` with Stable
-  Diffusion's call, and :func:`classifier_free_guidance`;
+  Diffusion's call, and :func:`classifier_free_guidance`; ``folders`` -- a saved pipeline's
+  folder checked before it loads, and the hub libraries kept quiet while it does;
 * ``traces`` -- what a chapter shows of one call: the stages with their shapes, and the way
   from noise to picture with the model's guess at each step;
 * ``train`` -- flow-matching training, ``train_or_load``, the shipped model

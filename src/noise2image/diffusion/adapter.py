@@ -221,7 +221,7 @@ def add_token(pipe, token: str = "wrong") -> int:
     if tokenizer.convert_tokens_to_ids(token) != tokenizer.unk_token_id:
         return tokenizer.convert_tokens_to_ids(token)
     tokenizer.add_tokens([token])
-    from .train import quiet_hub
+    from .folders import quiet_hub
 
     with quiet_hub():  # transformers logs how it initialises the new row (mean and covariance)
         pipe.text_encoder.resize_token_embeddings(len(tokenizer), mean_resizing=True)
@@ -395,7 +395,7 @@ def save_adapter(pipe, folder: str | os.PathLike, token: str = "wrong") -> Path:
         )
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    from .train import quiet_hub
+    from .folders import quiet_hub
 
     with quiet_hub():  # diffusers warns about a dtype cast that save_lora_adapter itself asks for
         pipe.unet.save_lora_adapter(partial, adapter_name=ADAPTER)
@@ -421,7 +421,7 @@ def load_adapter(pipe, folder: str | os.PathLike) -> str:
         _embeddings(pipe).weight[token_id] = vector.to(_embeddings(pipe).weight)
     if ADAPTER in getattr(pipe.unet, "peft_config", {}):
         pipe.unet.delete_adapters(ADAPTER)
-    from .train import quiet_hub
+    from .folders import quiet_hub
 
     with quiet_hub():
         pipe.unet.load_lora_adapter(

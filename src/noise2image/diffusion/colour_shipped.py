@@ -70,7 +70,7 @@ def save_shipped(result: ColourResult, classifier, out: str | Path, extra: dict)
     pipe.vae.save_pretrained(tmp / "vae", safe_serialization=True)
     # the denoiser's 23 M weights stored as float16 (44 MB instead of 89 MB in the wheel);
     # they load back as float32, and the shipped model is what this file holds
-    from .pipeline import quiet_hub
+    from .folders import quiet_hub
 
     with quiet_hub():  # diffusers' advice about casting with .to(): no module here needs it
         unet = copy.deepcopy(pipe.unet).to(torch.float16)
@@ -114,8 +114,8 @@ def load_shipped(device: str | torch.device = "cpu", folder: str | Path | None =
 
     from ..checkpoints import CheckpointError
     from .emoji_classifier import EmojiNet
+    from .folders import quiet_hub
     from .model import LatentDenoiser
-    from .pipeline import quiet_hub
     from .pretrained_text import load_text_encoder
 
     folder = Path(folder) if folder else shipped_folder()

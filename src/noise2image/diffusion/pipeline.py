@@ -16,16 +16,17 @@ prompt's prediction takes the place of the empty prompt's.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 from diffusers import DiffusionPipeline
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+
+from .folders import check_folder
 
 __all__ = [
     "MiniDiffusionPipeline",
@@ -59,23 +60,6 @@ def rescale_guidance(guided: torch.Tensor, pred_prompt: torch.Tensor, rescale: f
     dims = list(range(1, guided.ndim))
     rescaled = guided * (pred_prompt.std(dims, keepdim=True) / guided.std(dims, keepdim=True))
     return rescale * rescaled + (1 - rescale) * guided
-
-
-@contextmanager
-def quiet_hub():
-    """diffusers' and transformers' loading bars and warnings off within the block (a local
-    folder loads in a blink; their bars would fill a chapter's output)."""
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
-
-    levels = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity()
-    diffusers_logging.disable_progress_bar(), transformers_logging.disable_progress_bar()
-    diffusers_logging.set_verbosity_error(), transformers_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        diffusers_logging.enable_progress_bar(), transformers_logging.enable_progress_bar()
-        diffusers_logging.set_verbosity(levels[0]), transformers_logging.set_verbosity(levels[1])
 
 
 def unknown_words(tokenizer, prompts: list[str]) -> list[str]:
@@ -129,37 +113,6 @@ def _check_generator(generator) -> None:
         )
 
 
-_MODEL_FILES = {"vae": "diffusion_pytorch_model", "unet": "diffusion_pytorch_model",
-                "text_encoder": "model"}  # fmt: skip
-
-
-def check_folder(folder: str | os.PathLike) -> Path:
-    """A local pipeline folder ``save_pretrained`` wrote, checked before diffusers reads it:
-    ``model_index.json`` and every component it names, with its config and (for the three
-    networks) safetensors weights. Raises ``FileNotFoundError`` naming what is missing."""
-    folder = Path(folder)
-    index = folder / "model_index.json"
-    if not index.is_file():
-        raise FileNotFoundError(
-            f"{folder} has no model_index.json: not a folder pipe.save_pretrained() wrote"
-        )
-    missing = []
-    for name in json.loads(index.read_text("utf-8")):
-        if name.startswith("_"):
-            continue
-        part = folder / name
-        if not part.is_dir() or not any(part.glob("*.json")):
-            missing.append(f"{name}/ (its config)")
-        elif name in _MODEL_FILES and not any(part.glob(f"{_MODEL_FILES[name]}*.safetensors")):
-            missing.append(f"{name}/{_MODEL_FILES[name]}.safetensors (its weights)")
-    if missing:
-        raise FileNotFoundError(
-            f"the pipeline folder {folder} is incomplete: missing {', '.join(missing)}; "
-            "save it again with pipe.save_pretrained(folder)"
-        )
-    return folder
-
-
 class MiniDiffusionPipeline(DiffusionPipeline):
     """Text -> token ids ``(B, T)`` -> hidden states ``(B, T, D)``; noise ``(B, C, 8, 8)`` ->
     ``num_inference_steps`` guided denoising steps -> decoded pictures ``(B, 1, 32, 32)``."""
@@ -175,8 +128,8 @@ class MiniDiffusionPipeline(DiffusionPipeline):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
         """diffusers' ``from_pretrained``, with a local folder (a ``str`` or a ``Path``)
-        checked first (:func:`check_folder`: an incomplete folder is named, never half
-        loaded) and read from its safetensors files only."""
+        checked first (:func:`~noise2image.diffusion.folders.check_folder`: an incomplete
+        folder is named, never half loaded) and read from its safetensors files only."""
         path = pretrained_model_name_or_path
         if isinstance(path, os.PathLike) or (isinstance(path, str) and Path(path).exists()):
             path = str(check_folder(path))

@@ -167,7 +167,7 @@ def write_negatives(policy, tokenizer, prompts: Sequence[str], max_new: int = 10
     enc = tokenizer(
         [_prompt_text(p) for p in prompts], return_tensors="pt", padding=True, padding_side="left"
     )
-    from .train import quiet_hub
+    from .folders import quiet_hub
 
     with quiet_hub():  # transformers' padding advice: the mask is passed
         out = policy.generate(
@@ -270,7 +270,7 @@ def train_rl(
             )
         )
         started = time.perf_counter()
-        from .train import quiet_hub
+        from .folders import quiet_hub
 
         with quiet_hub():
             trainer.train()

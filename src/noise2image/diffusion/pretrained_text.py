@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoints import CheckpointError, sha256_file
-from .pipeline import quiet_hub
+from .folders import quiet_hub
 
 __all__ = ["WHEEL", "SHA256", "MAX_TOKENS", "WIDTH", "model_folder", "load_text_encoder", "encode"]
 

@@ -34,7 +34,7 @@ from ..autoencoder import AEConfig
 from ..checkpoints import CheckpointError, cache_dir, check_save_folder, config_key, sha256_file
 from ..profiles import check_float, check_int
 from .captions import CaptionConfig
-from .pipeline import quiet_hub  # noqa: F401  (chapters and policy import it from here)
+from .folders import quiet_hub
 
 __all__ = [
     "training_data",
