@@ -2,7 +2,9 @@
 (python -m noise2image.runner --profile smoke) and validated cell by cell by nbval."""
 
 import json
+import multiprocessing
 import re
+from concurrent.futures import ProcessPoolExecutor
 
 import nbformat
 import papermill
@@ -12,6 +14,82 @@ from noise2image.runner import chapters, run_notebook
 
 CHAPTERS = chapters()
 REQUIRED = ("profile", "seed", "device")
+EXPERIMENTS = sorted((CHAPTERS[0].parent / "experiments").glob("*.ipynb"))
+BY_STEM = {p.stem[:2]: p for p in CHAPTERS}
+
+# The runs that must stop in a chapter's first cells, each with what its error must say.
+# 0 used to become the profile's default through `x or default`; papermill itself only
+# warns about `-p datset openmoji` (a typo) and runs the defaults.
+UNKNOWN = {"profile": "smoke", "datset": "openmoji"}
+BAD_VALUES = [
+    ("06", {"ablation_epochs": []}, r"ablation_epochs=\[\] must be a non-empty list"),
+    ("07", {"generator_epochs": 0}, "generator_epochs=0 is too small; it must be >= 1"),
+    ("08", {"live_epochs": 0}, "live_epochs=0 is too small; it must be >= 1"),
+    ("08", {"guidance_scales": 4}, "guidance_scales=4 must be a non-empty list"),
+    ("09", {"rl_steps": 0}, "rl_steps=0 is too small; it must be >= 1"),
+    ("09", {"seeds": 1}, 'seeds=1 must be a non-empty list .* -y "seeds: '),
+    ("09", {"seeds": "(1, 2)"}, "seeds='.1, 2.' must be a non-empty list"),
+    ("09", {"reward_weights": [1.0, float("nan"), 1.0]}, r"reward_weights\[1\]=nan"),
+]
+RUNS = {
+    **{("bad profile", p.stem): (p, {"profile": "nonsense"}) for p in CHAPTERS},
+    **{("unknown parameter", p.stem): (p, UNKNOWN) for p in [*CHAPTERS, *EXPERIMENTS]},
+    **{
+        ("bad value", f"{chapter}-{i}"): (BY_STEM[chapter], {"profile": "smoke", **parameters})
+        for i, (chapter, parameters, _) in enumerate(BAD_VALUES)
+    },
+    **{("cuda", p.stem): (p, {"profile": "smoke", "device": "cuda"}) for p in CHAPTERS},
+}
+
+
+def runs(kind: str) -> list:
+    return [key for key in RUNS if key[0] == kind]
+
+
+def _stopped_run(path, output, parameters):
+    """One papermill run in a worker process: its error's (ename, evalue), or None."""
+    try:
+        run_notebook(path, output, parameters)
+    except papermill.PapermillExecutionError as failure:
+        return failure.ename, failure.evalue
+    return None
+
+
+@pytest.fixture(scope="module")
+def stopped(request, tmp_path_factory):
+    """The runs of RUNS that this session's selected tests check, two at a time.
+
+    Each costs a kernel start and the chapter's imports (5-10 s) and then stops, using one
+    of the two cores; run one after another they took over five minutes of `make test`.
+    They run in processes of their own, not threads: papermill changes the process's working
+    folder while it runs a notebook. Each test waits for its own run."""
+    import torch
+
+    wanted = [
+        item.callspec.params["run"]
+        for item in request.session.items
+        if item.module is request.module
+        and "run" in getattr(getattr(item, "callspec", None), "params", {})
+    ]
+    wanted = [key for key in wanted if key[0] != "cuda" or not torch.cuda.is_available()]
+    folder = tmp_path_factory.mktemp("stopped-runs")
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process that runs threads
+    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
+        outputs, futures = {}, {}
+        for i, key in enumerate(wanted):
+            path, parameters = RUNS[key]
+            outputs[key] = folder / f"{i:02d}-{path.name}"
+            futures[key] = pool.submit(_stopped_run, path, outputs[key], parameters)
+        yield lambda key: (futures[key].result(), outputs[key])
+
+
+def failed_cell(output) -> int:
+    """The index among the code cells of the cell that failed in an executed notebook."""
+    executed = json.loads(output.read_text())
+    code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    return next(
+        i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c["outputs"])
+    )
 
 
 def test_there_are_chapters():
@@ -30,78 +108,50 @@ def test_stored_clean_with_a_parameters_cell_first(path):
     assert re.search(r'^profile = "full"', first.source, flags=re.M), "the book runs `full`"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_bad_profile_stops_in_the_first_cells_naming_the_allowed_ones(path, tmp_path):
-    with pytest.raises(papermill.PapermillExecutionError) as failure:
-        run_notebook(path, tmp_path / path.name, {"profile": "nonsense"})
-    assert "ParameterError" in failure.value.ename
-    assert "'smoke', 'full'" in failure.value.evalue
-    executed = json.loads((tmp_path / path.name).read_text())
-    code = [c for c in executed["cells"] if c["cell_type"] == "code"]
-    failed_at = next(
-        i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c["outputs"])
-    )
-    assert failed_at <= 4, f"failed only at code cell {failed_at}"
+@pytest.mark.parametrize("run", runs("bad profile"), ids=lambda key: key[1])
+def test_bad_profile_stops_in_the_first_cells_naming_the_allowed_ones(run, stopped):
+    error, output = stopped(run)
+    assert error is not None, "the chapter ran to the end"
+    ename, evalue = error
+    assert "ParameterError" in ename
+    assert "'smoke', 'full'" in evalue
+    assert failed_cell(output) <= 4, f"failed only at code cell {failed_cell(output)}"
 
 
-EXPERIMENTS = sorted((CHAPTERS[0].parent / "experiments").glob("*.ipynb"))
-
-
-@pytest.mark.parametrize("path", [*CHAPTERS, *EXPERIMENTS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("run", runs("unknown parameter"), ids=lambda key: key[1])
 def test_an_unknown_papermill_parameter_stops_in_the_first_cells_naming_the_parameters(
-    path, tmp_path
+    run, stopped
 ):
-    # papermill itself only warns about `-p datset openmoji` (a typo) and runs the defaults
-    with pytest.raises(papermill.PapermillExecutionError) as failure:
-        run_notebook(path, tmp_path / path.name, {"profile": "smoke", "datset": "openmoji"})
-    assert "ParameterError" in failure.value.ename
-    assert "unknown parameter datset" in failure.value.evalue
-    listed = failure.value.evalue.split("parameters are ")[1].split(", ")
+    error, output = stopped(run)
+    assert error is not None, "the notebook ran to the end with the defaults"
+    ename, evalue = error
+    assert "ParameterError" in ename
+    assert "unknown parameter datset" in evalue
+    listed = evalue.split("parameters are ")[1].split(", ")
     assert set(REQUIRED) <= set(listed)  # the parameters cell's names
-    executed = json.loads((tmp_path / path.name).read_text())
-    code = [c for c in executed["cells"] if c["cell_type"] == "code"]
-    failed_at = next(
-        i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c["outputs"])
-    )
-    assert failed_at <= 4, f"failed only at code cell {failed_at}"
+    assert failed_cell(output) <= 4, f"failed only at code cell {failed_cell(output)}"
 
 
-BY_STEM = {p.stem[:2]: p for p in CHAPTERS}
+@pytest.mark.parametrize("run", runs("bad value"), ids=lambda key: key[1])
+def test_zero_and_a_number_for_a_list_stop_in_the_first_cells(run, stopped):
+    error, _ = stopped(run)
+    message = BAD_VALUES[int(run[1].split("-")[1])][2]
+    assert error is not None, "the chapter ran to the end"
+    ename, evalue = error
+    assert "ParameterError" in ename
+    assert re.search(message, evalue), evalue
 
 
-@pytest.mark.parametrize(
-    ("chapter", "parameters", "message"),
-    [
-        # 0 used to become the profile's default through `x or default`
-        ("06", {"ablation_epochs": []}, r"ablation_epochs=\[\] must be a non-empty list"),
-        ("07", {"generator_epochs": 0}, "generator_epochs=0 is too small; it must be >= 1"),
-        ("08", {"live_epochs": 0}, "live_epochs=0 is too small; it must be >= 1"),
-        ("08", {"guidance_scales": 4}, "guidance_scales=4 must be a non-empty list"),
-        ("09", {"rl_steps": 0}, "rl_steps=0 is too small; it must be >= 1"),
-        ("09", {"seeds": 1}, 'seeds=1 must be a non-empty list .* -y "seeds: '),
-        ("09", {"seeds": "(1, 2)"}, "seeds='.1, 2.' must be a non-empty list"),
-        ("09", {"reward_weights": [1.0, float("nan"), 1.0]}, r"reward_weights\[1\]=nan"),
-    ],
-)
-def test_zero_and_a_number_for_a_list_stop_in_the_first_cells(
-    chapter, parameters, message, tmp_path
-):
-    path = BY_STEM[chapter]
-    with pytest.raises(papermill.PapermillExecutionError) as failure:
-        run_notebook(path, tmp_path / path.name, {"profile": "smoke", **parameters})
-    assert "ParameterError" in failure.value.ename
-    assert re.search(message, failure.value.evalue), failure.value.evalue
-
-
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_device_cuda_without_a_gpu_stops_in_the_first_cells(path, tmp_path):
+@pytest.mark.parametrize("run", runs("cuda"), ids=lambda key: key[1])
+def test_device_cuda_without_a_gpu_stops_in_the_first_cells(run, stopped):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is visible: device='cuda' is allowed here")
-    with pytest.raises(papermill.PapermillExecutionError) as failure:
-        run_notebook(path, tmp_path / path.name, {"profile": "smoke", "device": "cuda"})
-    assert "ParameterError" in failure.value.ename and "no CUDA GPU" in failure.value.evalue
+    error, _ = stopped(run)
+    assert error is not None, "the chapter ran to the end"
+    ename, evalue = error
+    assert "ParameterError" in ename and "no CUDA GPU" in evalue
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
