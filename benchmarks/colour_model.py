@@ -9,6 +9,9 @@
    (4 pictures each, classified as the meant subgroup), the 8 held-out pairs (16 pictures
    each: colour, shape, both), "a heart" with the negative prompt "red", "a face" with
    "smiling" and "an animal" without the animal it draws most often, on 3 seeds.
+3. Where the training names in a skin tone miss: for each, whether its nearest training
+   picture is the asked emoji in the asked tone, one or more tone steps off, or another
+   emoji; and the names' measures at guidance 2, 4, 7 and 10 (is the chapter's 4 the best?).
 
 Results go to ``benchmarks/colour_model.md``.
 
@@ -21,6 +24,7 @@ import argparse
 import datetime
 import platform
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -40,6 +44,50 @@ def _best_of_3(job) -> list[float]:
 
 def _pct(s: dict) -> str:
     return f"{s['k']}/{s['n']} = {s['share']:.1%} [{s['low']:.1%}, {s['high']:.1%}]"
+
+
+def _tone_misses(trained: dict, train) -> Counter:
+    """The training names asked in a skin tone, by where their nearest training picture is."""
+    from noise2image.diffusion import emoji_captions
+
+    order = list(emoji_captions.TONES.values())  # light ... dark
+    out = Counter()
+    for asked, j in zip(trained["asked"], trained["nearest"], strict=True):
+        if not asked.tone:
+            continue
+        near = train.entries[j]
+        if near.name != asked.name:
+            out["another emoji"] += 1
+        elif near.tone == asked.tone:
+            out["the asked emoji in the asked tone"] += 1
+        elif asked.tone in order and near.tone in order:
+            steps = abs(order.index(asked.tone) - order.index(near.tone))
+            out[f"the asked emoji, {steps} tone step{'s' if steps > 1 else ''} off"] += 1
+        else:
+            out["the asked emoji, another mix of tones (or none)"] += 1
+    return out
+
+
+def _names_at(pipe, classifier, classes, train, guidance: float) -> dict:
+    """Training names' measures (as colour_eval.training_names) at another guidance scale."""
+    import numpy as np
+
+    from noise2image.diffusion import colour_eval
+    from noise2image.diffusion import emoji_measures as em
+
+    pick = np.random.default_rng(colour_eval.NAME_SEED).choice(len(train), 200, replace=False)
+    asked = [train.entries[i] for i in pick]
+    pictures = colour_eval.draw(
+        pipe, [colour_eval.prompt_of(e) for e in asked], seed=1, guidance_scale=guidance
+    )
+    read = colour_eval.classify(classifier, classes, pictures)
+    nearest = [train.entries[j] for j in em.nearest_training(pictures, train.images)["nearest"]]
+    pairs = list(zip(asked, nearest, strict=True))
+    return {
+        "classified as asked": sum(r == e.subgroup for r, e in zip(read, asked, strict=True)),
+        "nearest is asked": sum(m.key == e.key for e, m in pairs),
+        "any tone": sum(m.name == e.name for e, m in pairs),
+    }
 
 
 def main() -> int:
@@ -73,6 +121,9 @@ def main() -> int:
     erased = colour_eval.negative_concept(
         pipe, "an animal", animal["name"], colour_eval.nearest_name_judge(animal["name"])
     )
+    train = emoji_captions.training_set()
+    misses = _tone_misses(trained, train)
+    by_guidance = {g: _names_at(pipe, classifier, classes, train, g) for g in (2.0, 4.0, 7.0, 10.0)}
     meta = colour_shipped.shipped_folder() / "shipped.json"
     import json
 
@@ -137,6 +188,29 @@ def main() -> int:
         f'\n(The animal is the one "an animal" draws most often on seed 0: {animal["k"]} of '
         f"{animal['n']} pictures.)"
     )
+    lines += [
+        "",
+        "## Training names in a skin tone: where their nearest training picture is",
+        "",
+        f"{sum(misses.values())} of the 200 names ask for a skin tone. Their nearest training "
+        "picture (the measure above) is:",
+        "",
+        "| nearest training picture | names |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {what} | {k} |" for what, k in sorted(misses.items(), key=lambda kv: -kv[1])]
+    lines += [
+        "",
+        "## The 200 training names at other guidance scales (seed 1, 25 steps)",
+        "",
+        "| guidance | classified as asked | nearest is asked | in any tone |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {g:g} | {m['classified as asked']}/200 | {m['nearest is asked']}/200 | "
+        f"{m['any tone']}/200 |"
+        for g, m in by_guidance.items()
+    ]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
