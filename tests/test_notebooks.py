@@ -68,7 +68,7 @@ def stopped(request, tmp_path_factory):
     wanted = [
         item.callspec.params["run"]
         for item in request.session.items
-        if item.module is request.module
+        if getattr(item, "module", None) is request.module
         and "run" in getattr(getattr(item, "callspec", None), "params", {})
     ]
     wanted = [key for key in wanted if key[0] != "cuda" or not torch.cuda.is_available()]
