@@ -48,20 +48,19 @@ def _pct(s: dict) -> str:
 
 def _tone_misses(trained: dict, train) -> Counter:
     """The training names asked in a skin tone, by where their nearest training picture is."""
-    from noise2image.diffusion import emoji_captions
+    from noise2image.diffusion.colour_eval import tone_steps
 
-    order = list(emoji_captions.TONES.values())  # light ... dark
     out = Counter()
     for asked, j in zip(trained["asked"], trained["nearest"], strict=True):
         if not asked.tone:
             continue
         near = train.entries[j]
+        steps = tone_steps(asked, near)
         if near.name != asked.name:
             out["another emoji"] += 1
         elif near.tone == asked.tone:
             out["the asked emoji in the asked tone"] += 1
-        elif asked.tone in order and near.tone in order:
-            steps = abs(order.index(asked.tone) - order.index(near.tone))
+        elif steps is not None:
             out[f"the asked emoji, {steps} tone step{'s' if steps > 1 else ''} off"] += 1
         else:
             out["the asked emoji, another mix of tones (or none)"] += 1

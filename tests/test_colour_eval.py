@@ -122,6 +122,48 @@ def test_training_names_give_the_classifiers_ceiling_and_tell_tone_from_shape():
     assert swapped["nearest is asked"]["k"] == 40 - toned
     assert swapped["nearest is asked, any tone"]["k"] == 40
 
+    # every single-toned emoji drawn one tone darker (or lighter, for "dark"): all one step off
+    order = list(emoji_captions.TONES.values())
+
+    class NextTone(_Pictures):
+        def __call__(self, prompts, **kw):
+            out = super().__call__(prompts, **kw)
+            for j, p in enumerate(prompts):
+                e = train.entries[self.by_prompt[p]]
+                if e.tone in order:
+                    step = order[order.index(e.tone) + (1 if e.tone != order[-1] else -1)]
+                    next_one = by_name[e.name].get(step)
+                    if next_one is not None:
+                        import torch
+
+                        picture = torch.from_numpy(train.images[next_one]).permute(2, 0, 1)
+                        out.images[j] = picture / 255
+                        self.moved += 1
+            return out
+
+    moved = NextTone(train, 0)
+    moved.moved = 0
+    stepped = colour_eval.training_names(moved, classifier, classes, n=40)
+    assert 0 < moved.moved
+    assert stepped["nearest is asked, one tone off"]["k"] == moved.moved
+    assert stepped["nearest is asked"]["k"] == 40 - moved.moved
+    # a picture of the asked tone, or of a mix of tones, is no step off
+    assert exact["nearest is asked, one tone off"]["k"] == 0
+
+
+def test_tone_steps_count_unicodes_five_tones_and_skip_mixes():
+    entries = emoji_captions.training_set().entries
+    names = {e.name for e in entries if e.tone == "medium-dark skin tone"}
+    name = sorted(n for n in names if sum(e.name == n for e in entries) == 6)[0]  # all five + none
+    by_tone = {e.tone: e for e in entries if e.name == name}
+    light, dark = by_tone["light skin tone"], by_tone["dark skin tone"]
+    assert colour_eval.tone_steps(light, dark) == colour_eval.tone_steps(dark, light) == 4
+    assert colour_eval.tone_steps(dark, by_tone["medium-dark skin tone"]) == 1
+    assert colour_eval.tone_steps(dark, dark) == 0
+    assert colour_eval.tone_steps(dark, by_tone[None]) is None  # the yellow one has no tone
+    mixed = next(e for e in entries if " and " in (e.tone or ""))
+    assert colour_eval.tone_steps(mixed, dark) is None
+
 
 def test_each_paraphrase_gets_its_own_row_of_counts():
     from noise2image.diffusion import colour_shipped

@@ -24,6 +24,7 @@ __all__ = [
     "draw",
     "classify",
     "share",
+    "tone_steps",
     "training_names",
     "paraphrases",
     "held_out_pairs",
@@ -99,12 +100,21 @@ def share(k: int, n: int) -> dict:
     }
 
 
+def tone_steps(asked: ec.Emoji, other: ec.Emoji) -> int | None:
+    """How many of Unicode's tone steps (light, medium-light, medium, medium-dark, dark) lie
+    between two emoji's skin tones; ``None`` when either has no tone or a mix of tones."""
+    order = list(ec.TONES.values())
+    if asked.tone in order and other.tone in order:
+        return abs(order.index(asked.tone) - order.index(other.tone))
+    return None
+
+
 def training_names(pipe, classifier, classes, n: int = 200, seed: int = 1) -> dict:
     """``n`` training emoji (drawn with :data:`NAME_SEED`) asked for by name: the share the
     classifier reads as the asked subgroup (and, as its ceiling, the share of the same
     emoji's training pictures it reads so), the share whose nearest training picture is the
-    asked emoji (and the asked emoji in any skin tone), and the share of near-copies
-    (Carlini et al.'s ratio)."""
+    asked emoji (and the asked emoji in any skin tone, or in a tone one step from the asked
+    one), and the share of near-copies (Carlini et al.'s ratio)."""
     check_int("n", n, minimum=1, maximum=len(ec.training_set()))
     train = ec.training_set()
     pick = np.random.default_rng(NAME_SEED).choice(len(train), n, replace=False)
@@ -130,6 +140,14 @@ def training_names(pipe, classifier, classes, n: int = 200, seed: int = 1) -> di
         # the asked emoji in any skin tone: tells the tone apart from the shape
         "nearest is asked, any tone": share(
             sum(m.name == e.name for m, e in zip(nearest, asked, strict=True)), n
+        ),
+        # the asked emoji a tone step off: "medium-dark" drawn as "dark", say
+        "nearest is asked, one tone off": share(
+            sum(
+                m.name == e.name and tone_steps(e, m) == 1
+                for m, e in zip(nearest, asked, strict=True)
+            ),
+            n,
         ),
         "near copies": share(int(near["near copy"].sum()), n),
         "nearest": near["nearest"],
