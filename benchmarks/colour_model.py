@@ -67,28 +67,6 @@ def _tone_misses(trained: dict, train) -> Counter:
     return out
 
 
-def _names_at(pipe, classifier, classes, train, guidance: float) -> dict:
-    """Training names' measures (as colour_eval.training_names) at another guidance scale."""
-    import numpy as np
-
-    from noise2image.diffusion import colour_eval
-    from noise2image.diffusion import emoji_measures as em
-
-    pick = np.random.default_rng(colour_eval.NAME_SEED).choice(len(train), 200, replace=False)
-    asked = [train.entries[i] for i in pick]
-    pictures = colour_eval.draw(
-        pipe, [colour_eval.prompt_of(e) for e in asked], seed=1, guidance_scale=guidance
-    )
-    read = colour_eval.classify(classifier, classes, pictures)
-    nearest = [train.entries[j] for j in em.nearest_training(pictures, train.images)["nearest"]]
-    pairs = list(zip(asked, nearest, strict=True))
-    return {
-        "classified as asked": sum(r == e.subgroup for r, e in zip(read, asked, strict=True)),
-        "nearest is asked": sum(m.key == e.key for e, m in pairs),
-        "any tone": sum(m.name == e.name for e, m in pairs),
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(HERE / "colour_model.md"))
@@ -122,7 +100,10 @@ def main() -> int:
     )
     train = emoji_captions.training_set()
     misses = _tone_misses(trained, train)
-    by_guidance = {g: _names_at(pipe, classifier, classes, train, g) for g in (2.0, 4.0, 7.0, 10.0)}
+    by_guidance = {
+        g: colour_eval.training_names(pipe, classifier, classes, guidance_scale=g)
+        for g in (2.0, 4.0, 7.0, 10.0)
+    }
     meta = colour_shipped.shipped_folder() / "shipped.json"
     import json
 
@@ -206,8 +187,8 @@ def main() -> int:
         "| ---: | ---: | ---: | ---: |",
     ]
     lines += [
-        f"| {g:g} | {m['classified as asked']}/200 | {m['nearest is asked']}/200 | "
-        f"{m['any tone']}/200 |"
+        f"| {g:g} | {m['classified as asked']['k']}/200 | {m['nearest is asked']['k']}/200 | "
+        f"{m['nearest is asked, any tone']['k']}/200 |"
         for g, m in by_guidance.items()
     ]
     Path(args.out).write_text("\n".join(lines) + "\n")

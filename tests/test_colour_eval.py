@@ -184,3 +184,33 @@ def test_each_paraphrase_gets_its_own_row_of_counts():
     assert {r["paraphrase"] for r in rows if r["as meant"] == 2} == set(mammal)
     assert all(r["read most as"] == f"{cat} (2)" for r in rows)
     assert (rows[0]["meant"], rows[0]["meant subgroup"]) == ("cat", "animal-mammal")
+
+
+def test_every_measure_draws_with_the_guidance_and_steps_it_is_given():
+    # the chapter's guidance_scale and num_inference_steps reach every measurement
+    train = emoji_captions.training_set()
+    seen = []
+
+    class Recording(_Pictures):
+        def __call__(self, prompts, **kw):
+            seen.append((kw["guidance_scale"], kw["num_inference_steps"]))
+            return super().__call__(prompts, **kw)
+
+    from noise2image.diffusion import colour_shipped
+
+    _, classifier, classes = colour_shipped.load_shipped()
+    pipe, call = Recording(train, 0), {"guidance_scale": 7.5, "steps": 3}
+    judge = colour_eval.nearest_name_judge(train.entries[0].name, train)
+    measures = [
+        lambda: colour_eval.training_names(pipe, classifier, classes, n=2, **call),
+        lambda: colour_eval.paraphrases(pipe, classifier, classes, per_prompt=1, **call),
+        lambda: colour_eval.held_out_pairs(pipe, per_pair=1, **call),
+        lambda: colour_eval.negative_colour(pipe, seeds=(1,), n=2, **call),
+        lambda: colour_eval.negative_concept(pipe, "a face", "x", judge, seeds=(1,), n=2, **call),
+        lambda: colour_eval.most_drawn(pipe, "a face", 0, n=2, **call),
+        lambda: colour_eval.tone_shift(pipe, "waving hand", "dark skin tone", n=2, **call),
+    ]
+    for measure in measures:
+        seen.clear()
+        measure()
+        assert seen and set(seen) == {(7.5, 3)}, seen

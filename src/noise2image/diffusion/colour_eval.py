@@ -1,5 +1,7 @@
 """Chapter 10's measurements of the colour model, on prompts and seeds the chapter does not
 choose: training names, paraphrases, held-out combinations, a negative prompt in colour.
+Each draws with ``guidance_scale`` and ``steps`` (default 4 and 25, the chapter's), passed
+on to :func:`draw`.
 
 Every share comes with its count, its n and a Wilson interval
 (:func:`noise2image.claims.wilson`), so that the chapter's verdicts use the course's one
@@ -109,7 +111,16 @@ def tone_steps(asked: ec.Emoji, other: ec.Emoji) -> int | None:
     return None
 
 
-def training_names(pipe, classifier, classes, n: int = 200, seed: int = 1) -> dict:
+def training_names(
+    pipe,
+    classifier,
+    classes,
+    n: int = 200,
+    seed: int = 1,
+    *,
+    guidance_scale: float = 4.0,
+    steps: int = 25,
+) -> dict:
     """``n`` training emoji (drawn with :data:`NAME_SEED`) asked for by name: the share the
     classifier reads as the asked subgroup (and, as its ceiling, the share of the same
     emoji's training pictures it reads so), the share whose nearest training picture is the
@@ -119,7 +130,7 @@ def training_names(pipe, classifier, classes, n: int = 200, seed: int = 1) -> di
     train = ec.training_set()
     pick = np.random.default_rng(NAME_SEED).choice(len(train), n, replace=False)
     asked = [train.entries[i] for i in pick]
-    pictures = draw(pipe, [prompt_of(e) for e in asked], seed)
+    pictures = draw(pipe, [prompt_of(e) for e in asked], seed, guidance_scale, steps)
     subgroups = classify(classifier, classes, pictures)
     real = classify(classifier, classes, train.images[pick])
     near = em.nearest_training(pictures, train.images)
@@ -154,7 +165,16 @@ def training_names(pipe, classifier, classes, n: int = 200, seed: int = 1) -> di
     }
 
 
-def paraphrases(pipe, classifier, classes, per_prompt: int = 4, seed: int = 1) -> dict:
+def paraphrases(
+    pipe,
+    classifier,
+    classes,
+    per_prompt: int = 4,
+    seed: int = 1,
+    *,
+    guidance_scale: float = 4.0,
+    steps: int = 25,
+) -> dict:
     """Every :data:`~noise2image.diffusion.emoji_captions.PARAPHRASES` prompt, ``per_prompt``
     pictures each: the share the classifier reads as the meant emoji's subgroup, and per
     paraphrase (``"by prompt"``) how many of its pictures were read so and the subgroup read
@@ -167,7 +187,7 @@ def paraphrases(pipe, classifier, classes, per_prompt: int = 4, seed: int = 1) -
         for _, name in ec.PARAPHRASES
         for _ in range(per_prompt)
     ]
-    pictures = draw(pipe, prompts, seed)
+    pictures = draw(pipe, prompts, seed, guidance_scale, steps)
     got = classify(classifier, classes, pictures)
     hits = [g == m for g, m in zip(got, meant, strict=True)]
     by_prompt = []
@@ -215,7 +235,16 @@ def tones_of(pictures, refs: dict[str, np.ndarray]) -> list[str]:
     ]
 
 
-def tone_shift(pipe, prompt: str, negative: str, n: int = 32, seed: int = 1) -> dict:
+def tone_shift(
+    pipe,
+    prompt: str,
+    negative: str,
+    n: int = 32,
+    seed: int = 1,
+    *,
+    guidance_scale: float = 4.0,
+    steps: int = 25,
+) -> dict:
     """The tones read on ``n`` pictures of ``prompt`` without and with ``negative`` as the
     negative prompt: ``{"without": {tone: count}, "with": {tone: count}, "pictures": ...}``,
     and the mean ink lightness ``L*`` of each set (``"lightness without"``, ``"... with"``)."""
@@ -223,7 +252,7 @@ def tone_shift(pipe, prompt: str, negative: str, n: int = 32, seed: int = 1) -> 
     refs = tone_references()
     out = {"pictures": {}}
     for label, neg in (("without", None), ("with", negative)):
-        pictures = draw(pipe, [prompt] * n, seed, negative_prompt=neg)
+        pictures = draw(pipe, [prompt] * n, seed, guidance_scale, steps, negative_prompt=neg)
         read = tones_of(pictures, refs)
         out[label] = {tone: read.count(tone) for tone in refs}
         out["pictures"][label] = pictures
@@ -306,7 +335,9 @@ def _ink_lab(picture) -> np.ndarray:
     return lab[ink].mean(0) if ink.any() else np.array([50.0, 0.0, 0.0])
 
 
-def held_out_pairs(pipe, per_pair: int = 16, seed: int = 1) -> list[dict]:
+def held_out_pairs(
+    pipe, per_pair: int = 16, seed: int = 1, *, guidance_scale: float = 4.0, steps: int = 25
+) -> list[dict]:
     """Each :data:`~noise2image.diffusion.emoji_captions.HELD_OUT` pair asked for
     ``per_pair`` times: the share with the asked colour (or skin tone), with the asked shape
     (or gesture), and with both. Shapes are read by mask agreement with the shape's training
@@ -326,7 +357,7 @@ def held_out_pairs(pipe, per_pair: int = 16, seed: int = 1) -> list[dict]:
     out = []
     for name, tone in ec.HELD_OUT:
         prompt = name + (f", {tone}" if tone else "")
-        pictures = draw(pipe, [prompt] * per_pair, seed)
+        pictures = draw(pipe, [prompt] * per_pair, seed, guidance_scale, steps)
         if tone is None:
             colour, shape = name.split()
             colour_ok = em.has_colour(pictures, colour)
@@ -353,20 +384,42 @@ def held_out_pairs(pipe, per_pair: int = 16, seed: int = 1) -> list[dict]:
 
 
 def negative_colour(
-    pipe, prompt: str = "a heart", negative: str = "red", seeds=(1, 2, 3), n: int = 32
+    pipe,
+    prompt: str = "a heart",
+    negative: str = "red",
+    seeds=(1, 2, 3),
+    n: int = 32,
+    *,
+    guidance_scale: float = 4.0,
+    steps: int = 25,
 ) -> list[dict]:
     """Per seed: how many of ``n`` pictures of ``prompt`` have the colour ``negative``
     without and with it as the negative prompt."""
     if negative not in em.COLOUR_WORDS:
         raise ValueError(f"negative must be one of {em.COLOUR_WORDS}, not {negative!r}")
     rows = negative_concept(
-        pipe, prompt, negative, lambda pictures: em.has_colour(pictures, negative), seeds, n
+        pipe,
+        prompt,
+        negative,
+        lambda pictures: em.has_colour(pictures, negative),
+        seeds,
+        n,
+        guidance_scale=guidance_scale,
+        steps=steps,
     )
     return [{key: row[key] for key in ("seed", "without", "with")} for row in rows]
 
 
 def negative_concept(
-    pipe, prompt: str, negative: str, judge, seeds=(1, 2, 3), n: int = 32
+    pipe,
+    prompt: str,
+    negative: str,
+    judge,
+    seeds=(1, 2, 3),
+    n: int = 32,
+    *,
+    guidance_scale: float = 4.0,
+    steps: int = 25,
 ) -> list[dict]:
     """Per seed: how many of ``n`` pictures of ``prompt`` show the concept ``negative``
     names, without and with it as the negative prompt. ``judge(pictures)`` -> one bool per
@@ -374,8 +427,8 @@ def negative_concept(
     check_int("n", n, minimum=1)
     rows = []
     for seed in seeds:
-        plain = draw(pipe, [prompt] * n, seed)
-        steered = draw(pipe, [prompt] * n, seed, negative_prompt=negative)
+        plain = draw(pipe, [prompt] * n, seed, guidance_scale, steps)
+        steered = draw(pipe, [prompt] * n, seed, guidance_scale, steps, negative_prompt=negative)
         rows.append(
             {
                 "seed": seed,
@@ -413,13 +466,23 @@ def nearest_name_judge(name: str, train: ec.EmojiSet | None = None):
     return judge
 
 
-def most_drawn(pipe, prompt: str, seed: int, n: int = 32, subgroup_prefix: str = "") -> dict:
+def most_drawn(
+    pipe,
+    prompt: str,
+    seed: int,
+    n: int = 32,
+    subgroup_prefix: str = "",
+    *,
+    guidance_scale: float = 4.0,
+    steps: int = 25,
+) -> dict:
     """The training emoji that ``prompt`` draws most often on ``seed`` (by nearest training
     picture, among emoji whose subgroup starts with ``subgroup_prefix``): its name and count.
     A chapter picks the concept to erase with it on its own seed, then measures on others."""
     check_int("n", n, minimum=1)
     train = ec.training_set()
-    nearest = em.nearest_training(draw(pipe, [prompt] * n, seed), train.images)["nearest"]
+    pictures = draw(pipe, [prompt] * n, seed, guidance_scale, steps)
+    nearest = em.nearest_training(pictures, train.images)["nearest"]
     names = [
         train.entries[j].name
         for j in nearest
